@@ -1,0 +1,11 @@
+"""`leanfilter` command line: a thin skin over the library; every command is a short function."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="leanfilter")
+def main() -> None:
+    """Verify machine-generated proofs (Lean 4, Coq) at scale, and measure the verified target."""

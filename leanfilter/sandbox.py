@@ -1,0 +1,212 @@
+"""Prover processes treated as hostile: confined, time-bounded, killed as a whole.
+
+Every prover runs through `leanfilter._jail` (see its docstring for the isolation it sets up).
+`JailedProcess` is the one way the backends talk to a prover: write text, read until a pattern
+or a deadline, measure memory, kill.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from pydantic import BaseModel, Field
+
+from leanfilter.backends.base import ProverCrashed, ProverTimeout
+
+_READ_CHUNK = 1 << 16
+_JAIL = Path(__file__).with_name("_jail.py")
+_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM")
+
+
+class SandboxConfig(BaseModel):
+    """Limits for one prover process tree. None means no limit of that kind."""
+
+    memory_mb: int | None = Field(default=4096, description="address space (RLIMIT_AS)")
+    cpu_s: int | None = Field(default=None, description="CPU seconds over the process's life")
+    nofile: int = 1024
+    nproc: int | None = Field(default=512, description="processes and threads of the jail's uid")
+    fsize_mb: int | None = Field(default=64, description="largest file the prover may write")
+    tmpfs_mb: int = Field(default=256, description="size of its private working directory")
+    output_mb: int = Field(default=64, description="most output read back for one request")
+    network: bool = Field(default=False, description="allow network access")
+    uid_base: int = Field(default=61000, description="unprivileged uid = uid_base + slot (when root)")
+    strict: bool = Field(default=False, description="refuse to run where isolation cannot be set up")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
+
+
+class JailedProcess:
+    """One confined prover process, driven over pipes."""
+
+    def __init__(
+        self, argv: list[str], config: SandboxConfig, slot: int = 0, *, merge_stderr: bool = True
+    ) -> None:
+        self.config = config
+        self.workdir = tempfile.mkdtemp(prefix="leanfilter-")
+        os.chmod(self.workdir, 0o755)
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            _launcher_argv(argv, config, slot, self.workdir, report=False),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else self._stderr,
+            start_new_session=True,
+        )
+        self._fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self.started = time.monotonic()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def write(self, text: str) -> None:
+        try:
+            self.proc.stdin.write(text.encode())  # type: ignore[union-attr]
+            self.proc.stdin.flush()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError) as e:
+            self.kill()
+            raise ProverCrashed(f"prover stopped reading its input ({e}){self._tail()}") from e
+
+    def read_until(self, pattern: re.Pattern[str], deadline: float) -> tuple[str, re.Match[str]]:
+        """Read until `pattern` matches; return the text up to the match's end, and the match.
+
+        Text after the match stays buffered for the next read.
+        """
+        limit = self.config.output_mb * 1024 * 1024
+        searched = 0
+        while True:
+            match = pattern.search(self._buffer, max(0, searched - 4096))
+            if match:
+                text, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+                return text, match
+            searched = len(self._buffer)
+            if len(self._buffer) > limit:
+                self.kill()
+                raise ProverCrashed(f"prover output exceeded {self.config.output_mb} MB")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise ProverTimeout("deadline passed")
+            ready, _, _ = select.select([self._fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(self._fd, _READ_CHUNK)
+            if not chunk:
+                self.kill()
+                raise ProverCrashed(f"prover exited{self._tail()}")
+            self._buffer += self._decoder.decode(chunk)
+
+    def rss_mb(self) -> float:
+        return sum(p.memory_info().rss for p in self._tree()) / 2**20
+
+    def peak_rss_mb(self) -> float | None:
+        """Largest resident size any process of the tree has had (VmHWM)."""
+        peaks = []
+        for p in self._tree():
+            try:
+                status = Path(f"/proc/{p.pid}/status").read_text()
+            except OSError:
+                continue
+            m = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if m:
+                peaks.append(int(m.group(1)) / 1024)
+        return max(peaks, default=None)
+
+    def kill(self) -> None:
+        """Kill the whole tree: the launcher's process group, and the PID namespace with it."""
+        if self.proc.returncode is None:
+            tree = self._tree()
+            with _suppress_gone():
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            for p in tree:
+                with _suppress_gone():
+                    p.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with _suppress_gone():
+                stream.close()  # type: ignore[union-attr]
+        self._stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    close = kill
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def _tail(self) -> str:
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - 2000))
+            tail = self._stderr.read().decode(errors="replace").strip()
+        except (OSError, ValueError):
+            tail = ""
+        tail = tail or self._buffer[-2000:].strip()
+        return f": {tail}" if tail else ""
+
+
+class _suppress_gone:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, (ProcessLookupError, psutil.Error, OSError))
+
+
+def _launcher_argv(
+    argv: list[str], config: SandboxConfig, slot: int, workdir: str, *, report: bool
+) -> list[str]:
+    env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+    env.update(config.env)
+    cfg = {
+        "network": config.network,
+        "strict": config.strict,
+        "workdir": workdir,
+        "tmpfs_mb": config.tmpfs_mb,
+        "uid": config.uid_base + slot,
+        "memory_mb": config.memory_mb,
+        "cpu_s": config.cpu_s,
+        "nofile": config.nofile,
+        "nproc": config.nproc,
+        "fsize_mb": config.fsize_mb,
+        "env": env,
+        "report": report,
+    }
+    return [sys.executable, "-I", "-S", str(_JAIL), json.dumps(cfg), "--", *argv]
+
+
+@functools.cache
+def isolation_report() -> dict[str, object]:
+    """What the jail achieves on this machine: namespaces, network, read-only filesystem, uid."""
+    workdir = tempfile.mkdtemp(prefix="leanfilter-probe-")
+    try:
+        out = subprocess.run(
+            _launcher_argv(["true"], SandboxConfig(), 0, workdir, report=True),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError, subprocess.TimeoutExpired):
+        return {"namespaces": False, "network_isolated": False, "filesystem_readonly": False}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
