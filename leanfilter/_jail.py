@@ -14,6 +14,7 @@ What it does, each step best-effort unless `strict` is set (then a failed step e
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -41,7 +42,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class _MountAttr(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012 - ctypes declaration
+    _fields_ = [
         ("attr_set", ctypes.c_uint64),
         ("attr_clr", ctypes.c_uint64),
         ("propagation", ctypes.c_uint64),
@@ -81,16 +82,16 @@ def _confine_filesystem(workdir: str, tmpfs_mb: int, uid: int | None, report: di
     attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, MS_PRIVATE, 0)
     syscall = _libc.syscall
     syscall.restype = ctypes.c_long
-    ret = syscall(SYS_MOUNT_SETATTR, -100, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
+    ret = syscall(
+        SYS_MOUNT_SETATTR, -100, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
+    )
     _check(ret, "read-only remount")
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     opts = f"size={tmpfs_mb}m,mode=0700{owner}".encode()
     _check(_libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), "tmpfs")
     report["filesystem_readonly"] = True
-    try:
+    with contextlib.suppress(OSError):
         _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "proc")
-    except OSError:
-        pass
 
 
 def _set_limits(cfg: dict) -> None:

@@ -45,7 +45,7 @@ class Message(BaseModel):
 
 
 class Problem(BaseModel):
-    """A trusted theorem statement: the part of a candidate the prover of the candidate may not write."""
+    """A trusted theorem statement: the part of a candidate that its author may not write."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -93,7 +93,9 @@ class Verdict(BaseModel):
 
     name: str
     status: Status
-    reason: str | None = Field(default=None, description="machine-readable code, e.g. 'policy.sorry'")
+    reason: str | None = Field(
+        default=None, description="machine-readable code, e.g. 'policy.sorry'"
+    )
     detail: str | None = Field(default=None, description="one human sentence")
     messages: list[Message] = Field(default_factory=list)
     axioms: list[str] | None = None

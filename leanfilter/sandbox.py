@@ -42,8 +42,12 @@ class SandboxConfig(BaseModel):
     tmpfs_mb: int = Field(default=256, description="size of its private working directory")
     output_mb: int = Field(default=64, description="most output read back for one request")
     network: bool = Field(default=False, description="allow network access")
-    uid_base: int = Field(default=61000, description="unprivileged uid = uid_base + slot (when root)")
-    strict: bool = Field(default=False, description="refuse to run where isolation cannot be set up")
+    uid_base: int = Field(
+        default=61000, description="unprivileged uid = uid_base + slot (when root)"
+    )
+    strict: bool = Field(
+        default=False, description="refuse to run where isolation cannot be set up"
+    )
     env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
 
 
@@ -56,7 +60,7 @@ class JailedProcess:
         self.config = config
         self.workdir = tempfile.mkdtemp(prefix="leanfilter-")
         os.chmod(self.workdir, 0o755)
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             _launcher_argv(argv, config, slot, self.workdir, report=False),
             stdin=subprocess.PIPE,

@@ -50,7 +50,8 @@ class CheckRequest(BaseModel):
     theorem: str
     body: str
     statement: str | None = Field(
-        default=None, description="trusted statement; the prover checks the theorem's type against it"
+        default=None,
+        description="trusted statement; the prover checks the theorem's type against it",
     )
     allowed_axioms: frozenset[str] = frozenset()
     batch_audit: bool = Field(
@@ -124,5 +125,5 @@ class Backend(Protocol):
         ...
 
     def open_session(self, header: str, slot: int) -> Session:
-        """Start a prover with `header` elaborated. `slot` names the worker, for sandbox identity."""
+        """Start a prover with `header` elaborated; `slot` names the worker (sandbox uid)."""
         ...

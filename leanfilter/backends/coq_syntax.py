@@ -1,0 +1,120 @@
+"""Just enough of Coq's lexer to split a script into sentences safely.
+
+Comments nest, strings may sit inside comments (and a `*)` inside such a string does not close the
+comment), `""` escapes a quote, and a sentence ends at a `.` followed by whitespace or the end of
+the text. Bullets (`-`, `+`, `*`, repeated) and braces are sentences of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_BULLET_CHARS = "-+*"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int  # offset in the original text
+    end: int
+
+
+class CoqLexError(ValueError):
+    """The text cannot be split: an unterminated comment or string, or a dangling sentence."""
+
+
+def _skip_string(text: str, i: int) -> int:
+    """`i` is just after an opening quote; return the index just after the closing one."""
+    n = len(text)
+    while i < n:
+        if text[i] == '"':
+            if i + 1 < n and text[i + 1] == '"':
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    raise CoqLexError("unterminated string")
+
+
+def _skip_comment(text: str, i: int) -> int:
+    """`i` is just after an opening `(*`; return the index just after the matching `*)`."""
+    depth, n = 1, len(text)
+    while i < n:
+        if text.startswith("(*", i):
+            depth, i = depth + 1, i + 2
+        elif text.startswith("*)", i):
+            depth, i = depth - 1, i + 2
+            if depth == 0:
+                return i
+        elif text[i] == '"':
+            i = _skip_string(text, i + 1)
+        else:
+            i += 1
+    raise CoqLexError("unterminated comment")
+
+
+def strip_comments(text: str) -> str:
+    """The text with every comment replaced by one space; strings are kept as they are."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith("(*", i):
+            i = _skip_comment(text, i + 2)
+            out.append(" ")
+        elif text[i] == '"':
+            j = _skip_string(text, i + 1)
+            out.append(text[i:j])
+            i = j
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Split a script into sentences, comments removed. Raises CoqLexError on a dangling end."""
+    result: list[Sentence] = []
+    i, n, start = 0, len(text), None
+    parts: list[str] = []
+
+    def close(end: int) -> None:
+        nonlocal start, parts
+        body = "".join(parts).strip()
+        if body and start is not None:
+            result.append(Sentence(body, start, end))
+        start, parts = None, []
+
+    while i < n:
+        c = text[i]
+        if text.startswith("(*", i):
+            i = _skip_comment(text, i + 2)
+            parts.append(" ")
+            continue
+        if c.isspace():
+            parts.append(c)
+            i += 1
+            continue
+        if start is None:
+            if c in _BULLET_CHARS:
+                j = i
+                while j < n and text[j] == c:
+                    j += 1
+                result.append(Sentence(text[i:j], i, j))
+                i = j
+                continue
+            if c in "{}":
+                result.append(Sentence(c, i, i + 1))
+                i += 1
+                continue
+            start = i
+        if c == '"':
+            j = _skip_string(text, i + 1)
+            parts.append(text[i:j])
+            i = j
+            continue
+        parts.append(c)
+        i += 1
+        if c == "." and (i == n or text[i].isspace()) and not text.startswith("..", i - 2):
+            close(i)
+    if start is not None and "".join(parts).strip():
+        raise CoqLexError("the text ends inside a sentence (a missing final '.')")
+    return result
