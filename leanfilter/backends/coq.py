@@ -1,0 +1,370 @@
+"""Coq through warm `coqtop -emacs` processes.
+
+One check, in one process whose header is already loaded:
+1. `Definition lf_ref_N := <trusted statement>.` and `Module lf_m_N.`, N a fresh nonce;
+2. the candidate's text, then a sentinel (`Check` of an unguessable name, whose error marks the
+   end of the answer: coqtop has no other end-of-answer signal);
+3. if no error and no proof is open: `End lf_m_N.`, `Check lf_m_N.<name>.` (it exists) and
+   `Definition lf_chk_N : lf_ref_N := lf_m_N.<name>.` (its type is the trusted statement);
+4. `Print Assumptions` on lf_chk_N, then `BackTo` the state before step 1.
+
+Steps 3 and 4 are our own commands, sent after the candidate's answer was read, so nothing in the
+candidate can forge them. `Print Assumptions` costs about 0.3 s per query once `lia` or `Reals`
+is involved, however small the proof, so accepted candidates are kept (each in its own module,
+under nonce names no other candidate can mention) and audited together in one query over a tuple
+of all of them; only when that union holds an axiom outside the allowed set is each one audited on
+its own. Candidates that are whole files may change global state (hints, options), so they are
+always checked and audited alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from leanfilter.backends import coq_protocol as proto
+from leanfilter.backends.base import (
+    CheckRequest,
+    HeaderError,
+    Outcome,
+    ProverUnavailable,
+    RawResult,
+)
+from leanfilter.backends.coq_syntax import CoqLexError, sentences
+from leanfilter.records import BackendName, Candidate, Message, Severity
+from leanfilter.sandbox import JailedProcess, SandboxConfig
+
+INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq >= 8.16 with opam)"
+_THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
+_OOM = "Out of memory"
+
+
+class CoqSettings(BaseModel):
+    coqtop: str = "coqtop"
+    flags: list[str] = Field(
+        default_factory=lambda: [
+            "-q",
+            "-native-compiler",
+            "no",
+            "-w",
+            "-deprecated-native-compiler-option",
+        ]
+    )
+    sandbox: SandboxConfig = Field(default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=64))
+    timeout: float = Field(default=60.0, description="seconds per proof")
+    start_timeout: float = Field(default=120.0, description="seconds to start and load the header")
+    audit_batch: int = Field(default=32, ge=1, description="accepted proofs audited per query")
+
+
+class Signature(BaseModel):
+    """`Theorem name binders : type.` taken apart."""
+
+    keyword: str
+    name: str
+    binders: str
+    type: str
+
+    @property
+    def proposition(self) -> str:
+        return f"forall {self.binders}, {self.type}" if self.binders else self.type
+
+
+def parse_signature(statement: str) -> Signature:
+    """Split a trusted Coq statement; raises ValueError when it is not one theorem statement."""
+    try:
+        parts = sentences(statement)
+    except CoqLexError as e:
+        raise ValueError(f"statement: {e}") from e
+    if len(parts) != 1:
+        raise ValueError("statement: expected exactly one `Theorem name : type.` sentence")
+    text = parts[0].text[:-1].strip()
+    m = re.match(rf"({'|'.join(_THEOREM_WORDS)})\s+([\w'.]+)\s*", text)
+    if not m:
+        raise ValueError("statement: expected it to start with `Theorem <name>`")
+    rest = text[m.end() :]
+    colon = _top_level_colon(rest)
+    if colon is None:
+        raise ValueError("statement: no `:` before the type")
+    return Signature(
+        keyword=m.group(1),
+        name=m.group(2),
+        binders=rest[:colon].strip(),
+        type=rest[colon + 1 :].strip(),
+    )
+
+
+def _top_level_colon(text: str) -> int | None:
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == ":" and depth == 0 and text[i + 1 : i + 2] not in ("=", ">"):
+            return i
+    return None
+
+
+def _strip_proof(proof: str, statement: str) -> str:
+    """The tactic part of a proof: without a repeated statement, `Proof.` or a final `Qed.`."""
+    text = proof.strip()
+    if " ".join(text.split()).startswith(" ".join(statement.split())):
+        text = text[len(statement.strip()) :] if text.startswith(statement.strip()) else text
+    text = re.sub(r"^\s*Proof\s*\.(?=\s|$)", "", text)
+    text = re.sub(r"(?<![\w'])Qed\s*\.\s*$", "", text)
+    return text.strip()
+
+
+def one_line(text: str) -> str:
+    """Newlines outside string literals become spaces: the same sentences, and coqtop's
+    character offsets then count from the start of the text."""
+    out, in_string = [], False
+    for c in text:
+        if c == '"':
+            in_string = not in_string  # a doubled quote toggles twice: still right
+        out.append(" " if c == "\n" and not in_string else c)
+    return "".join(out)
+
+
+class CoqBackend:
+    name = BackendName.COQ
+
+    def __init__(self, settings: CoqSettings | None = None) -> None:
+        self.settings = settings or CoqSettings()
+
+    def toolchain(self) -> str:
+        return _coq_version(self.settings.coqtop)
+
+    def assemble(self, candidate: Candidate, tag: int) -> CheckRequest:
+        if candidate.whole_file or candidate.statement is None:
+            statement = parse_signature(candidate.statement) if candidate.statement else None
+            return CheckRequest(
+                tag=tag,
+                theorem=candidate.name,
+                body=candidate.proof,
+                statement=statement.proposition if statement else None,
+                batch_audit=False,
+            )
+        sig = parse_signature(candidate.statement)
+        tactics = _strip_proof(candidate.proof, candidate.statement)
+        body = f"{candidate.statement.strip()}\nProof.\n{tactics}\nQed.\n"
+        return CheckRequest(tag=tag, theorem=sig.name, body=body, statement=sig.proposition)
+
+    def open_session(self, header: str, slot: int) -> CoqSession:
+        self.toolchain()
+        return CoqSession(self.settings, header, slot)
+
+
+@functools.cache
+def _coq_version(coqtop: str) -> str:
+    if shutil.which(coqtop) is None:
+        raise ProverUnavailable(INSTALL_HINT)
+    out = subprocess.run([coqtop, "--version"], capture_output=True, text=True, check=False)
+    m = re.search(r"version (\S+)(?:.*?OCaml (\S+))?", out.stdout, re.S)
+    if out.returncode != 0 or not m:
+        raise ProverUnavailable(f"`{coqtop} --version` failed: {out.stderr.strip()[:200]}")
+    return f"coq-{m.group(1)}" + (f"+ocaml-{m.group(2)}" if m.group(2) else "")
+
+
+@dataclass
+class _Accepted:
+    """A candidate whose proof closed cleanly and now waits for the batch audit."""
+
+    request: CheckRequest
+    result: RawResult
+    term: str  # the constant whose assumptions are its audit
+
+
+class CoqSession:
+    def __init__(self, settings: CoqSettings, header: str, slot: int) -> None:
+        self.header = header
+        self.checks = 0
+        self._settings = settings
+        self._slot = slot
+        self._accepted: list[_Accepted] = []
+        self._start()
+
+    # -- the Session protocol ------------------------------------------------------------
+
+    def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
+        outcomes = [] if request.batch_audit else self.flush(timeout)
+        deadline = time.monotonic() + timeout
+        result = self._check_one(request, deadline)
+        self.checks += 1
+        if result is not None:
+            return [*outcomes, (request, result)]
+        if len(self._accepted) >= self._settings.audit_batch:
+            outcomes += self.flush(timeout)
+        return outcomes
+
+    def flush(self, timeout: float) -> list[Outcome]:
+        if not self._accepted:
+            return []
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        batch, self._accepted = self._accepted, []
+        terms = [a.term for a in batch]
+        nonce = secrets.token_hex(6)
+        union = proto.assumptions(
+            self._roundtrip(
+                f"Definition lf_all_{nonce} := ({', '.join(terms)}).\n"
+                f"Print Assumptions lf_all_{nonce}.\n",
+                deadline,
+            )
+        )
+        if union is not None and all(set(union) <= a.request.allowed_axioms for a in batch):
+            audits = [(union, len(batch) == 1)] * len(batch)
+        else:
+            audits = [(self._assumptions(term, deadline), True) for term in terms]
+        self._back_to(self._base, deadline)
+        share = (time.monotonic() - started) / len(batch)
+        return [
+            (
+                a.request,
+                a.result.model_copy(
+                    update={
+                        "axioms": axioms,
+                        "axioms_exact": exact,
+                        "time_s": a.result.time_s + share,
+                    }
+                ),
+            )
+            for a, (axioms, exact) in zip(batch, audits, strict=True)
+        ]
+
+    def pending(self) -> list[CheckRequest]:
+        return [a.request for a in self._accepted]
+
+    def rss_mb(self) -> float:
+        return self._proc.rss_mb()
+
+    def close(self) -> None:
+        self._proc.kill()
+
+    # -- one candidate -------------------------------------------------------------------
+
+    def _check_one(self, request: CheckRequest, deadline: float) -> RawResult | None:
+        """The raw result, or None when the candidate was accepted and awaits the batch audit."""
+        started = time.monotonic()
+        try:
+            sentences(request.body)
+        except CoqLexError as e:
+            return RawResult(messages=[Message(severity=Severity.ERROR, text=f"lexer: {e}")])
+        nonce = secrets.token_hex(6)
+        before = self._state
+        opening = f"Module lf_m_{nonce}.\n"
+        if request.statement is not None:
+            opening = f"Definition lf_ref_{nonce} := {one_line(request.statement)}.\n" + opening
+        opened = self._roundtrip(opening, deadline)
+        if proto.has_error(opened):
+            self._back_to(before, deadline)
+            raise HeaderError(
+                f"the trusted statement does not elaborate: {proto.first_error(opened)}"
+            )
+        body = one_line(request.body)
+        answer = self._roundtrip(body, deadline)
+        messages = proto.messages(answer, request.body)
+        result = RawResult(messages=messages, time_s=0.0, peak_rss_mb=self._proc.peak_rss_mb())
+        if any(_OOM in m.text for m in messages):
+            self._restart()
+            return self._finish(result, started)
+        closed = not any(m.severity is Severity.ERROR for m in messages)
+        if not closed or self._open:
+            self._back_to(before, deadline)
+            return self._finish(result, started)
+        result = self._confirm(request, nonce, result, deadline)
+        term = f"lf_chk_{nonce}" if request.statement is not None else self._target(request, nonce)
+        if (
+            not result.declared
+            or result.integrity is False
+            or any(m.severity is Severity.ERROR for m in result.messages)
+        ):
+            self._back_to(before, deadline)
+            return self._finish(result, started)
+        if request.batch_audit:
+            self._accepted.append(_Accepted(request, self._finish(result, started), term))
+            return None
+        result = result.model_copy(update={"axioms": self._assumptions(term, deadline)})
+        self._back_to(before, deadline)
+        return self._finish(result, started)
+
+    def _confirm(
+        self, request: CheckRequest, nonce: str, result: RawResult, deadline: float
+    ) -> RawResult:
+        """Close the candidate's module; then ask, ourselves, whether the theorem exists and has
+        the trusted type."""
+        target = self._target(request, nonce)
+        commands = [f"End lf_m_{nonce}.", f"Check {target}."]
+        if request.statement is not None:
+            commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
+        answers = proto.answers(self._roundtrip("\n".join(commands) + "\n", deadline))
+        answers += [""] * (len(commands) - len(answers))
+        end_messages = [m for m in proto.messages(answers[0]) if m.severity is not Severity.INFO]
+        declared = not proto.has_error(answers[0]) and not proto.has_error(answers[1])
+        integrity = None
+        if request.statement is not None:
+            integrity = declared and not proto.has_error(answers[2])
+        return result.model_copy(
+            update={
+                "messages": result.messages + end_messages,
+                "declared": declared,
+                "integrity": integrity,
+            }
+        )
+
+    @staticmethod
+    def _target(request: CheckRequest, nonce: str) -> str:
+        return f"lf_m_{nonce}.{request.theorem}"
+
+    def _assumptions(self, term: str, deadline: float) -> list[str] | None:
+        return proto.assumptions(self._roundtrip(f"Print Assumptions {term}.\n", deadline))
+
+    def _finish(self, result: RawResult, started: float) -> RawResult:
+        return result.model_copy(update={"time_s": time.monotonic() - started})
+
+    # -- the process ---------------------------------------------------------------------
+
+    def _start(self) -> None:
+        settings = self._settings
+        argv = [settings.coqtop, "-emacs", *settings.flags]
+        self._proc = JailedProcess(argv, settings.sandbox, self._slot, merge_stderr=True)
+        self._state, self._open = 0, ()
+        answer = self._roundtrip(self.header + "\n", time.monotonic() + settings.start_timeout)
+        if proto.has_error(answer):
+            self._proc.kill()
+            raise HeaderError(f"the header does not load: {proto.first_error(answer)}")
+        self._base = self._state
+
+    def _restart(self) -> None:
+        """A fresh process; accepted candidates still awaiting their audit are checked again."""
+        self._proc.kill()
+        replay, self._accepted = self._accepted, []
+        self._start()
+        for a in replay:
+            again = self._check_one(a.request, time.monotonic() + self._settings.timeout)
+            if again is not None:  # it failed the second time: the verdict says so
+                self._accepted.append(_Accepted(a.request, again, a.term))
+
+    def _roundtrip(self, text: str, deadline: float) -> str:
+        """Send text, then read everything coqtop answers to it (up to the sentinel)."""
+        nonce = secrets.token_hex(8)
+        self._proc.write(f"{text}\nCheck lf_end_{nonce}.\n")
+        out, _ = self._proc.read_until(re.compile(rf"lf_end_{nonce}.*?</prompt>", re.S), deadline)
+        head = out[: out.find(f"lf_end_{nonce}")]
+        answer = head[: head.rfind("</prompt>") + len("</prompt>")]
+        last = proto.prompts(answer)
+        if last:
+            self._state, self._open = last[-1].state, last[-1].open_proofs
+        return answer
+
+    def _back_to(self, state: int, deadline: float) -> None:
+        self._roundtrip(f"BackTo {state}.\n", deadline)
+        if self._state != state or self._open:
+            self._restart()
