@@ -212,13 +212,8 @@ class CoqSession:
         batch, self._accepted = self._accepted, []
         terms = [a.term for a in batch]
         nonce = secrets.token_hex(6)
-        union = proto.assumptions(
-            self._roundtrip(
-                f"Definition lf_all_{nonce} := ({', '.join(terms)}).\n"
-                f"Print Assumptions lf_all_{nonce}.\n",
-                deadline,
-            )
-        )
+        self._roundtrip(f"Definition lf_all_{nonce} := ({', '.join(terms)}).\n", deadline)
+        union = self._assumptions(f"lf_all_{nonce}", deadline)
         if union is not None and all(set(union) <= a.request.allowed_axioms for a in batch):
             audits = [(union, len(batch) == 1)] * len(batch)
         else:
@@ -324,7 +319,20 @@ class CoqSession:
         return f"lf_m_{nonce}.{request.theorem}"
 
     def _assumptions(self, term: str, deadline: float) -> list[str] | None:
-        return proto.assumptions(self._roundtrip(f"Print Assumptions {term}.\n", deadline))
+        names = proto.assumptions(self._roundtrip(f"Print Assumptions {term}.\n", deadline))
+        return None if names is None else self._qualify(names, deadline)
+
+    def _qualify(self, names: list[str], deadline: float) -> list[str]:
+        """Full logical paths: Coq prints the shortest name that resolves in the current scope,
+        which a candidate's own definitions could make look like an allowed axiom."""
+        plain = [n for n in names if not n.startswith("unsafe:")]
+        if not plain:
+            return names
+        query = "".join(f"Locate Term {n}.\n" for n in plain)
+        located = proto.answers(self._roundtrip(query, deadline))
+        full = dict(zip(plain, map(proto.located_constant, located), strict=False))
+        unsafe = [n for n in names if n.startswith("unsafe:")]
+        return sorted(unsafe + [full.get(n) or f"unresolved:{n}" for n in plain])
 
     def _finish(self, result: RawResult, started: float) -> RawResult:
         return result.model_copy(update={"time_s": time.monotonic() - started})

@@ -108,3 +108,9 @@ def assumptions(text: str) -> list[str] | None:
         else:
             names.append(line.split(" : ")[0].strip())
     return names
+
+
+def located_constant(answer: str) -> str | None:
+    """The full path in a `Locate Term` answer: its first line names what the name resolves to."""
+    m = re.search(r"^Constant (\S+)", _INFOMSG.sub("", answer), re.M)
+    return m.group(1) if m else None
