@@ -112,6 +112,7 @@ class Session(Protocol):
 @runtime_checkable
 class Backend(Protocol):
     name: BackendName
+    default_timeout: float  # seconds per proof when the caller sets none
 
     def toolchain(self) -> str:
         """The prover's version, as it goes into verdicts and cache keys.

@@ -139,6 +139,10 @@ class CoqBackend:
     def __init__(self, settings: CoqSettings | None = None) -> None:
         self.settings = settings or CoqSettings()
 
+    @property
+    def default_timeout(self) -> float:
+        return self.settings.timeout
+
     def toolchain(self) -> str:
         return _coq_version(self.settings.coqtop)
 

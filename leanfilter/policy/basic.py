@@ -1,0 +1,82 @@
+"""The minimal policy every verdict passes: the prover's own word, its audit and integrity.
+
+`proved` needs: no error message; no `sorry`/`admit`/`Admitted` in the proof (a first line of
+defence, by text); no sorry reported by the prover, however its warning is spelled; the theorem
+present after checking; its type the trusted statement; and its axioms inside the allowed set.
+Whatever a stricter policy adds, it adds on top of these.
+"""
+
+from __future__ import annotations
+
+import re
+
+from leanfilter.backends.base import RawResult
+from leanfilter.policy.base import Decision
+from leanfilter.records import BackendName, Candidate, Severity, Status
+
+LEAN_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
+COQ_CLASSICAL_REALS_AXIOMS = frozenset(
+    {
+        "Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
+        "Coq.Reals.ClassicalDedekindReals.sig_not_dec",
+        "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
+        "Coq.Logic.Classical_Prop.classic",
+    }
+)
+_GIVE_UP = re.compile(r"\b(sorry|admit|Admitted)\b")
+_SORRY_WARNING = re.compile(r"declaration uses\s*\W?sorry", re.I)  # any quoting: Lean changed it
+_COQ_REALS = re.compile(r"\bRequire\b[^.]*\bReals\b")
+
+
+class BasicPolicy:
+    version = "basic-1"
+
+    def screen(self, candidate: Candidate) -> Decision | None:
+        found = _GIVE_UP.search(candidate.proof)
+        if found is None:
+            return None
+        return Decision(
+            status=Status.REJECTED,
+            reason="policy.sorry",
+            detail=f"the proof uses `{found.group(1)}`",
+        )
+
+    def allowed_axioms(self, candidate: Candidate) -> frozenset[str]:
+        if candidate.backend is BackendName.LEAN:
+            return LEAN_AXIOMS
+        return COQ_CLASSICAL_REALS_AXIOMS if _COQ_REALS.search(candidate.header) else frozenset()
+
+    def judge(self, candidate: Candidate, raw: RawResult) -> Decision:
+        errors = [m for m in raw.messages if m.severity is Severity.ERROR]
+        if errors:
+            return Decision(status=Status.FAILED, reason="prover.error", detail=errors[0].text)
+        if raw.sorries or any(_SORRY_WARNING.search(m.text) for m in raw.messages):
+            return Decision(
+                status=Status.FAILED, reason="prover.sorry", detail="the proof has a sorry"
+            )
+        if not raw.declared:
+            return Decision(
+                status=Status.FAILED,
+                reason="prover.missing",
+                detail=f"`{candidate.name}` is not in the environment after checking",
+            )
+        if raw.integrity is False:
+            return Decision(
+                status=Status.REJECTED,
+                reason="integrity.statement",
+                detail=f"`{candidate.name}` does not have the given statement as its type",
+            )
+        if raw.axioms is None:
+            return Decision(
+                status=Status.FAILED,
+                reason="audit.missing",
+                detail="the axiom audit gave no answer",
+            )
+        extra = sorted(set(raw.axioms) - self.allowed_axioms(candidate))
+        if extra:
+            return Decision(
+                status=Status.REJECTED,
+                reason="axiom.disallowed",
+                detail=f"depends on axioms outside the allowed set: {', '.join(extra)}",
+            )
+        return Decision(status=Status.PROVED)
