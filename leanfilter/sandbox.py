@@ -90,7 +90,6 @@ class JailedProcess:
 
         Text after the match stays buffered for the next read.
         """
-        limit = self.config.output_mb * 1024 * 1024
         searched = 0
         while True:
             match = pattern.search(self._buffer, max(0, searched - 4096))
@@ -98,6 +97,26 @@ class JailedProcess:
                 text, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
                 return text, match
             searched = len(self._buffer)
+            if not self._fill(deadline):
+                self.kill()
+                raise ProverCrashed(f"prover exited{self._tail()}")
+
+    def close_input(self) -> None:
+        """End the prover's input, for one-shot provers that read it whole (`lean --stdin`)."""
+        with _suppress_gone():
+            self.proc.stdin.close()  # type: ignore[union-attr]
+
+    def read_to_end(self, deadline: float) -> str:
+        """Everything the prover writes until it closes its output (one-shot provers)."""
+        while self._fill(deadline):
+            pass
+        text, self._buffer = self._buffer + self._decoder.decode(b"", final=True), ""
+        return text
+
+    def _fill(self, deadline: float) -> bool:
+        """Wait for output and buffer it; False once the prover has closed its output."""
+        limit = self.config.output_mb * 1024 * 1024
+        while True:
             if len(self._buffer) > limit:
                 self.kill()
                 raise ProverCrashed(f"prover output exceeded {self.config.output_mb} MB")
@@ -106,13 +125,11 @@ class JailedProcess:
                 self.kill()
                 raise ProverTimeout("deadline passed")
             ready, _, _ = select.select([self._fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(self._fd, _READ_CHUNK)
-            if not chunk:
-                self.kill()
-                raise ProverCrashed(f"prover exited{self._tail()}")
-            self._buffer += self._decoder.decode(chunk)
+            if ready:
+                break
+        chunk = os.read(self._fd, _READ_CHUNK)
+        self._buffer += self._decoder.decode(chunk)
+        return bool(chunk)
 
     def rss_mb(self) -> float:
         return sum(p.memory_info().rss for p in self._tree()) / 2**20
