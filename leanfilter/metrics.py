@@ -8,9 +8,11 @@ flaky engine shrinks the sample but never moves pass@k up or down by itself.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from enum import Enum
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -72,6 +74,15 @@ class RunTally(BaseModel):
         }
         return cls(label=label, problems=problems)
 
+    @classmethod
+    def from_verdict_file(cls, path: Path, label: str | None = None) -> RunTally:
+        """A run from a `leanfilter verify -o` file, whose lines are one verdict per sample."""
+        return cls.from_statuses(label or path.stem, _verdict_statuses(path))
+
+    @property
+    def samples(self) -> int:
+        return sum(t.answered for t in self.problems.values())
+
     @property
     def errors(self) -> int:
         return sum(t.errors for t in self.problems.values())
@@ -86,6 +97,18 @@ class RunTally(BaseModel):
 
     def solved(self) -> set[str]:
         return {name for name, t in self.problems.items() if t.proved > 0}
+
+
+def _verdict_statuses(path: Path) -> Iterator[tuple[str, Status]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                yield str(record["name"]), Status(record["status"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{path}:{number}: not a verdict line ({e})") from e
 
 
 class Interval(BaseModel):

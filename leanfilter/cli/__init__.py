@@ -9,3 +9,6 @@ import click
 @click.version_option(package_name="leanfilter")
 def main() -> None:
     """Verify machine-generated proofs (Lean 4, Coq) at scale, and measure the verified target."""
+
+
+from leanfilter.cli import stats as _stats  # noqa: E402,F401

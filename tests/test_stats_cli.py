@@ -1,0 +1,189 @@
+"""`leanfilter stats` on real verdict files, and the Pareto frontier it draws."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from matplotlib.text import Text
+
+from leanfilter.cli import main
+from leanfilter.metrics import Interval
+from leanfilter.pareto import ParetoPoint, pareto_figure, pareto_front
+
+
+def write_run(path: Path, outcomes: dict[str, list[str]]) -> Path:
+    """A verdict file shaped like `leanfilter verify -o` output: one line per sample."""
+    lines = []
+    for name, statuses in outcomes.items():
+        for status in statuses:
+            record = {
+                "line": len(lines) + 1,
+                "name": name,
+                "status": status,
+                "messages": [],
+                "time_s": 0.01,
+                "cached": False,
+            }
+            lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def stats(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["stats", *args])
+    return result.exit_code, result.output
+
+
+def metric_row(output: str, run: str, k: int) -> tuple[float, float, float, int]:
+    """(estimate, low, high, problems) of pass@k in the table of `run`."""
+    section = output.split(f"== {run}:")[1].split("==")[0]
+    pattern = rf"pass@{k}\s+([\d.]+)\s+\[([\d.]+), ([\d.]+)\]\s+(\d+)"
+    match = re.search(pattern, section)
+    assert match, section
+    return float(match[1]), float(match[2]), float(match[3]), int(match[4])
+
+
+P, F, E = "proved", "failed", "error"
+
+
+def test_one_run_reports_precision_coverage_and_buckets(tmp_path):
+    run = write_run(
+        tmp_path / "base.jsonl",
+        {
+            "easy": [P, P, P, P],
+            "half": [P, P, F, "timeout"],
+            "hard": [P, F, F, "rejected"],
+            "none": [F, F, F, F],
+            "flaky": [P, E, F, E],
+        },
+    )
+    code, output = stats(str(run), "--k", "2,4")
+    assert code == 0, output
+    assert "5 problems answered, 18 samples, 2 errors" in output
+    estimate, low, high, problems = metric_row(output, "base", 1)
+    assert estimate == pytest.approx((1 + 0.5 + 0.25 + 0 + 0.5) / 5, abs=5e-4)
+    assert low <= estimate <= high and problems == 5
+    # pass@2: easy 1, half 5/6, hard 1/2, none 0, flaky (2 answers, 1 proved) 1
+    assert metric_row(output, "base", 2)[0] == pytest.approx((1 + 5 / 6 + 0.5 + 1) / 5, abs=5e-4)
+    # pass@4 needs four answers: flaky has two, so it is left out
+    assert metric_row(output, "base", 4)[0] == pytest.approx(3 / 4, abs=5e-4)
+    assert metric_row(output, "base", 4)[3] == 4
+    buckets = dict(re.findall(r"^\s+(easy|medium|hard|unsolved)\s+(\d+)", output, re.M))
+    assert buckets == {"easy": "1", "medium": "2", "hard": "1", "unsolved": "1"}
+
+
+def test_several_runs_are_compared_and_plotted(tmp_path):
+    names = [f"p{i}" for i in range(30)]
+    rng = np.random.default_rng(5)
+    rates = rng.uniform(size=30)
+    runs = []
+    for label, boost in (("base", 0.0), ("tuned", 0.3), ("worse", -0.3)):
+        outcomes = {
+            name: [P if rng.uniform() < np.clip(rate + boost, 0, 1) else F for _ in range(8)]
+            for name, rate in zip(names, rates, strict=True)
+        }
+        runs.append(write_run(tmp_path / f"{label}.jsonl", outcomes))
+    plot = tmp_path / "pareto.png"
+    code, output = stats(*map(str, runs), "--k", "1,8", "--plot", str(plot))
+    assert code == 0, output
+    gain = re.search(
+        r"== tuned against base.*?pass@1\s+difference ([+-][\d.]+)\s+p = ([\d.]+)", output, re.S
+    )
+    assert gain and float(gain[1]) > 0.15 and float(gain[2]) < 0.01
+    assert re.search(r"== worse against base.*?pass@1\s+difference -", output, re.S)
+    assert "pass@8" in output and "against pass@8" in output
+    image = matplotlib.image.imread(plot)
+    assert image.shape[:2] == (720, 960)
+    assert image[..., :3].std() > 0.05  # something was drawn on the white page
+
+
+def test_reference_sets_buckets_and_comparisons(tmp_path):
+    a = write_run(tmp_path / "a.jsonl", {"x": [P, P], "y": [F, F]})
+    b = write_run(tmp_path / "b.jsonl", {"x": [F, F], "y": [P, F]})
+    code, output = stats(str(a), str(b), "--reference", "b")
+    assert code == 0, output
+    assert "== a against b" in output and "against a" not in output
+    assert "buckets by the pass@1 of 'b'" in output
+    assert re.search(r"gained 1: x", output) and re.search(r"lost\s+1: y", output)
+
+
+def test_same_file_names_in_two_folders_get_their_paths_as_labels(tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = write_run(tmp_path / "one" / "run.jsonl", {"x": [P]})
+    second = write_run(tmp_path / "two" / "run.jsonl", {"x": [F]})
+    code, output = stats(str(first), str(second))
+    assert code == 0, output
+    assert f"== {first}:" in output and f"== {second}:" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--k", "1,x"], "comma-separated integers"),
+        (["--k", "0,4"], "at least 1"),
+        (["--reference", "nobody"], "no run is labelled 'nobody'"),
+        (["--k", "1,64", "--plot", "out.png"], "every run has enough samples"),
+    ],
+)
+def test_bad_options_are_explained(tmp_path, args, message):
+    run = write_run(tmp_path / "r.jsonl", {"x": [P, F]})
+    code, output = stats(str(run), *args)
+    assert code != 0 and message in output
+
+
+def test_a_line_that_is_no_verdict_names_its_file_and_line(tmp_path):
+    run = tmp_path / "broken.jsonl"
+    run.write_text('{"name": "x", "status": "proved"}\n{"name": "x", "status": "maybe"}\n')
+    code, output = stats(str(run))
+    assert code != 0
+    assert f"{run}:2: not a verdict line" in output
+
+
+points = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=12)
+
+
+@given(points)
+def test_pareto_front_is_exactly_the_undominated_points(xy):
+    front = pareto_front(xy)
+    on_front = {xy[i] for i in front}
+    assert len(on_front) == len(front)  # one index per distinct point
+    for x, y in xy:
+        beaten = any(ox >= x and oy >= y and (ox, oy) != (x, y) for ox, oy in xy)
+        assert ((x, y) in on_front) != beaten
+    ordered = [xy[i] for i in front]
+    assert ordered == sorted(ordered)
+    assert all(a[1] > b[1] for a, b in itertools.pairwise(ordered))  # y falls as x rises
+
+
+def test_labels_sit_by_their_own_point_or_on_a_leader_line_and_never_overlap():
+    def interval(value: float) -> Interval:
+        return Interval(estimate=value, low=value - 0.05, high=value + 0.05, confidence=0.95)
+
+    crowd = [(0.396, 0.84), (0.406, 0.84), (0.40, 0.845), (0.2, 0.5), (0.401, 0.835)]
+    points = [
+        ParetoPoint(label=f"run number {i}", precision=interval(x), coverage=interval(y))
+        for i, (x, y) in enumerate(crowd)
+    ]
+    figure = pareto_figure(points, 8)
+    ax = figure.axes[0]
+    renderer = figure.canvas.get_renderer()
+    markers = ax.transData.transform(crowd)
+    boxes = [Text.get_window_extent(text, renderer) for text in ax.texts]  # without leader lines
+    assert [text.get_text() for text in ax.texts] == [p.label for p in points]
+    leaders = [text.arrow_patch.get_visible() for text in ax.texts]
+    assert any(leaders) and not all(leaders)  # the crowd needs leader lines, the loner none
+    for own, box in enumerate(boxes):
+        if not leaders[own]:
+            distances = np.linalg.norm(markers - box.get_points().mean(axis=0), axis=1)
+            assert np.argmin(distances) == own
+        assert not any(box.overlaps(other) for other in boxes[:own])
