@@ -1,0 +1,81 @@
+"""Builds replay scripts and backends wired to the replay doubles (never to real Lean).
+
+Scripts go to a world-readable directory: the jail may run the double as an unprivileged uid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from leanfilter.backends.lean_common import LeanSettings, unreadable_by_sandbox
+from leanfilter.sandbox import SandboxConfig
+
+REPLAY_DIR = Path(__file__).resolve().parent
+HANDWRITTEN: dict[str, str] = json.loads((REPLAY_DIR / "handwritten.json").read_text())["answers"]
+
+
+def data_dir() -> Path:
+    configured = os.environ.get("LEANFILTER_DATA")
+    return Path(configured) if configured else REPLAY_DIR.parents[2] / "shared" / "data"
+
+
+def transcripts_dir() -> Path:
+    return data_dir() / "lean_repl_transcripts"
+
+
+def answer(match: str, key: str, **extra: object) -> dict:
+    """A rule answering with a hand-written answer (see handwritten.json)."""
+    return {"match": match, "answer": HANDWRITTEN[key], **extra}
+
+
+def recorded(match: str, ref: str, **extra: object) -> dict:
+    """A rule answering with an answer the real REPL gave in its test suite."""
+    return {"match": match, "recorded": ref, **extra}
+
+
+def fault(match: str, kind: str, **extra: object) -> dict:
+    return {"match": match, "fault": kind, **extra}
+
+
+HEADER = recorded(r"\Aimport", "import_lean#0")
+REFERENCE = recorded(r"\Atheorem lf_ref_", "term_sorry#0")
+EXISTS = answer(r"\A#print axioms _root_\.(\S+)\Z", "axioms_classical")
+INTEGRITY = answer(r"theorem _root_\.(lf_chk_[0-9a-f]+) :", "integrity_ok")
+PROVED = recorded(r"\Atheorem foo", "trace_simp#1")
+
+
+def sandbox_python() -> str:
+    """An interpreter the jail's uid can run: a pyenv under /root (mode 700) is not one."""
+    for candidate in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
+        path = Path(candidate)
+        if path.is_file() and unreadable_by_sandbox([path]) is None:
+            return candidate
+    raise RuntimeError("no Python interpreter readable by the sandbox's unprivileged uid")
+
+
+class ReplayWorld:
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="leanfilter-replay-"))
+        self.root.chmod(0o755)
+        self._count = 0
+
+    def script(self, rules: list[dict]) -> Path:
+        self._count += 1
+        path = self.root / f"script{self._count}.json"
+        path.write_text(json.dumps({"transcripts": str(transcripts_dir()), "rules": rules}))
+        path.chmod(0o644)
+        return path
+
+    def repl_settings(self, rules: list[dict], **sandbox: object) -> LeanSettings:
+        script = str(self.script(rules))
+        command = [sandbox_python(), "-I", str(REPLAY_DIR / "replay_repl.py"), script]
+        return LeanSettings(repl_command=command, sandbox=SandboxConfig(**sandbox))
+
+    def file_settings(self, rules: list[dict], **sandbox: object) -> LeanSettings:
+        script = str(self.script(rules))
+        command = [sandbox_python(), "-I", str(REPLAY_DIR / "replay_lean_json.py"), script]
+        return LeanSettings(mode="file", lean_command=command, sandbox=SandboxConfig(**sandbox))
