@@ -41,12 +41,14 @@ from leanfilter.backends.lean_common import (
     LeanToolchain,
     axiom_report_for,
     existence_command,
+    first_error,
     fresh_name,
     has_error,
     integrity_command,
     parse_message,
     reference_command,
     session_header,
+    statement_error,
 )
 from leanfilter.records import Message, Severity
 from leanfilter.sandbox import JailedProcess, SandboxConfig
@@ -143,12 +145,12 @@ class LeanReplSession:
         try:
             text = reference_command(name, statement)
         except ValueError as e:
-            return _Reference(name=name, env=None, errors=[_statement_error(str(e))])
+            return _Reference(name=name, env=None, errors=[statement_error(str(e))])
         answer = self._command(text, self._header_env, deadline)
         errors = [m for m in _messages(answer) if m.severity is Severity.ERROR]
         if "env" not in answer or errors:
             detail = errors[0].text if errors else _first_error(answer, [])
-            reference = _Reference(name=name, env=None, errors=[_statement_error(detail)])
+            reference = _Reference(name=name, env=None, errors=[statement_error(detail)])
         else:
             reference = _Reference(name=name, env=answer["env"], errors=[])
         self._references[statement] = reference
@@ -214,16 +216,7 @@ def _messages(answer: dict[str, object]) -> list[Message]:
 
 
 def _first_error(answer: dict[str, object], messages: list[Message]) -> str:
-    for message in messages:
-        if message.severity is Severity.ERROR:
-            return message.text
-    return str(answer.get("message", "the REPL gave no environment"))
-
-
-def _statement_error(detail: str) -> Message:
-    return Message(
-        severity=Severity.ERROR, text=f"the trusted statement does not elaborate: {detail}"
-    )
+    return first_error(messages) or str(answer.get("message", "the REPL gave no environment"))
 
 
 class LeanReplBackend(LeanBackendBase):
