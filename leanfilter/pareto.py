@@ -130,6 +130,7 @@ def _spread_labels(
             far = (dx, dy) not in _NEAR_OFFSETS
             label.xyann = (dx, dy)
             label.set_horizontalalignment("center" if dx == 0 else "left" if dx > 0 else "right")
+            label.update_positions(renderer)
             box = Text.get_window_extent(label, renderer)  # the text alone, not its leader line
             centre = box.get_points().mean(axis=0)
             nearest = np.argmin(np.linalg.norm(centres - centre, axis=1)) == own

@@ -176,6 +176,7 @@ def test_labels_sit_by_their_own_point_or_on_a_leader_line_and_never_overlap():
     ]
     figure = pareto_figure(points, 8)
     ax = figure.axes[0]
+    figure.canvas.draw()  # lays out every artist where the PNG would have it
     renderer = figure.canvas.get_renderer()
     markers = ax.transData.transform(crowd)
     boxes = [Text.get_window_extent(text, renderer) for text in ax.texts]  # without leader lines

@@ -167,8 +167,8 @@ def _comparison_report(base: RunTally, run: RunTally, ks: Sequence[int], seed: i
                 f"p = {comparison.p_value:.4f}  ({comparison.problems} problems)"
             )
     transition = transition_matrix(base, run)
-    lines.append(f"  gained {len(transition.gained)}: {_names(transition.gained)}")
-    lines.append(f"  lost   {len(transition.lost)}: {_names(transition.lost)}")
+    lines.append(f"  gained {_names(transition.gained)}")
+    lines.append(f"  lost   {_names(transition.lost)}")
     lines.append(f"  buckets, {base.label} (rows) to {run.label} (columns):")
     lines.append("    " + " " * 10 + "".join(f"{b.value:>10}" for b in Bucket))
     for before, row in transition.counts.items():
@@ -177,5 +177,9 @@ def _comparison_report(base: RunTally, run: RunTally, ks: Sequence[int], seed: i
 
 
 def _names(names: Sequence[str]) -> str:
+    """`3: a, b, c`, at most a few of them, or `0`."""
+    if not names:
+        return "0"
     shown = ", ".join(names[:_SHOWN_NAMES])
-    return shown + (f", … {len(names) - _SHOWN_NAMES} more" if len(names) > _SHOWN_NAMES else "")
+    more = f", … {len(names) - _SHOWN_NAMES} more" if len(names) > _SHOWN_NAMES else ""
+    return f"{len(names)}: {shown}{more}"
