@@ -62,9 +62,9 @@ def _verdict_value(verdict: Verdict) -> float:
 class Oracle:
     """The verifier seen as the indicator v(x, y): proof texts in, verdicts and v out.
 
-    A sample is the proof that follows the problem's trusted statement; the oracle builds the full
-    candidate so a sample can never restate the theorem. Verdicts go through the engine, so they
-    are cached and recorded like any other.
+    A sample is the proof that follows the problem's trusted statement: the oracle builds the
+    candidate from the problem, so what is checked is always the problem's own statement. Verdicts
+    go through the engine, so they are cached and recorded like any other.
     """
 
     def __init__(self, verifier: Verifier) -> None:
