@@ -179,27 +179,38 @@ class StatementParts(BaseModel):
 
     name: str
     signature: str = Field(description="binders and type, between the name and `:=`")
+    proposition: bool = Field(description="a theorem; otherwise a definition (ProofNet has some)")
+
+    def declaration(self, name: str) -> str:
+        """The keyword and `name`, for a trusted copy of this declaration under a new name."""
+        return f"{'theorem' if self.proposition else 'noncomputable def'} {name}"
 
 
 _LEADING_TRIVIA = re.compile(
     r"\A(?:\s+|--[^\n]*\n|/-(?:[^-]|-(?!/))*-/|@\[[^\]]*\]|(?:private|protected|nonrec|noncomputable)\b)*"
 )
-_DECLARATION = re.compile(r"(?:theorem|lemma)\s+(?P<name>[^\s(\[{⦃:]+)(?P<rest>.*)\Z", re.S)
+_DECLARATION = re.compile(
+    r"(?P<keyword>theorem|lemma|def|abbrev)\s+(?P<name>[^\s(\[{⦃:]+)(?P<rest>.*)\Z", re.S
+)
 _TRAILING_ASSIGN = re.compile(r":=\s*(?:by\b\s*)?(?:sorry\s*)?\Z")
 
 
 def parse_statement(statement: str) -> StatementParts:
-    """Split `theorem NAME SIGNATURE := [by]` (DeepSeek fields end either way)."""
+    """Split `theorem NAME SIGNATURE := [by]` (DeepSeek fields end either way; `def` too)."""
     start = _LEADING_TRIVIA.match(statement)
     found = _DECLARATION.match(statement, start.end() if start else 0)
     if found is None:
-        raise ValueError("the statement is not a `theorem NAME ... :=` declaration")
+        raise ValueError("the statement is not a `theorem NAME ... :=` or `def` declaration")
     rest = found.group("rest")
     end = _TRAILING_ASSIGN.search(rest)
     signature = (rest[: end.start()] if end else rest).strip()
-    if not signature.startswith(("(", "{", "[", "⦃", ":")):
+    if not signature:
         raise ValueError("the statement has no signature after its name")
-    return StatementParts(name=found.group("name"), signature=signature)
+    return StatementParts(
+        name=found.group("name"),
+        signature=signature,
+        proposition=found.group("keyword") in ("theorem", "lemma"),
+    )
 
 
 def strip_repeated_statement(statement: str, proof: str) -> str:
@@ -263,7 +274,8 @@ def fresh_name(kind: str) -> str:
 def reference_command(reference: str, statement: str) -> str:
     """The trusted statement elaborated in the header's env, before any candidate text runs:
     later notation, `open` or instances written by the candidate cannot change its meaning."""
-    return f"theorem {reference} {parse_statement(statement).signature} := sorry"
+    parts = parse_statement(statement)
+    return f"{parts.declaration(reference)} {parts.signature} := sorry"
 
 
 def existence_command(theorem: str) -> str:
@@ -271,7 +283,7 @@ def existence_command(theorem: str) -> str:
     return f"#print axioms _root_.{theorem}"
 
 
-def integrity_command(check: str, reference: str, theorem: str) -> str:
+def integrity_command(check: str, reference: str, theorem: str, statement: str) -> str:
     """A new theorem whose type is the reference's and whose proof is the candidate's constant.
 
     If it is accepted, the candidate's constant proves the trusted statement (up to
@@ -280,7 +292,8 @@ def integrity_command(check: str, reference: str, theorem: str) -> str:
     """
     return (
         "set_option debug.skipKernelTC false in\n"
-        f"theorem _root_.{check} : type_of% @_root_.{reference} := @_root_.{theorem}\n"
+        f"{parse_statement(statement).declaration('_root_.' + check)} : "
+        f"type_of% @_root_.{reference} := @_root_.{theorem}\n"
         f"#print axioms _root_.{check}"
     )
 

@@ -103,7 +103,8 @@ class LeanFileSession:
                 return [(request, RawResult(messages=[failure], integrity=False))]
         layout = layout.add("body", request.body).add("exists", existence_command(request.theorem))
         if request.statement is not None:
-            layout = layout.add("integrity", integrity_command(check, reference, request.theorem))
+            command = integrity_command(check, reference, request.theorem, request.statement)
+            layout = layout.add("integrity", command)
         lines = self._run(layout.text, started + timeout)
         raw = _read_answers(request, layout, lines, check)
         return [(request, raw.model_copy(update={"time_s": time.monotonic() - started}))]

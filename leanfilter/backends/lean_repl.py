@@ -62,6 +62,7 @@ class _Reference(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
+    statement: str
     env: int | None
     errors: list[Message]
 
@@ -145,14 +146,18 @@ class LeanReplSession:
         try:
             text = reference_command(name, statement)
         except ValueError as e:
-            return _Reference(name=name, env=None, errors=[statement_error(str(e))])
+            return _Reference(
+                name=name, statement=statement, env=None, errors=[statement_error(str(e))]
+            )
         answer = self._command(text, self._header_env, deadline)
         errors = [m for m in _messages(answer) if m.severity is Severity.ERROR]
         if "env" not in answer or errors:
             detail = errors[0].text if errors else _first_error(answer, [])
-            reference = _Reference(name=name, env=None, errors=[statement_error(detail)])
+            reference = _Reference(
+                name=name, statement=statement, env=None, errors=[statement_error(detail)]
+            )
         else:
-            reference = _Reference(name=name, env=answer["env"], errors=[])
+            reference = _Reference(name=name, statement=statement, env=answer["env"], errors=[])
         self._references[statement] = reference
         return reference
 
@@ -169,7 +174,8 @@ class LeanReplSession:
         if reference is None:
             return _Audit(declared=True, integrity=None, axioms=sorted(exists.axioms))
         check = fresh_name("chk")
-        answer = self._command(integrity_command(check, reference.name, theorem), env, deadline)
+        command = integrity_command(check, reference.name, theorem, reference.statement)
+        answer = self._command(command, env, deadline)
         messages = _messages(answer)
         checked = axiom_report_for(messages, check)
         integrity = checked is not None and not has_error(messages)
