@@ -1,0 +1,577 @@
+"""The proof database: every verdict, durable as soon as it is recorded, and the queries on them.
+
+One SQLite file (WAL mode, through sqlite-utils) that any number of threads and processes may
+write at once: writers take the write lock up front (`BEGIN IMMEDIATE`) and wait for each other
+(busy timeout), so they neither lose rows nor deadlock. Tables:
+
+- `problems`: one row per trusted statement (name, backend, header, statement, split, source);
+- `candidates`: one row per distinct submission (the proof, its normalized-proof hash, and the
+  sampler's metadata: model, run id, temperature, log-probs, step). The id hashes all of it, so
+  the same text sampled twice counts twice only if its sampler metadata differs;
+- `verdicts`: the answer a candidate got in a run: status, reason, messages and axioms (JSON),
+  time, backend, toolchain, policy version and the cache key. Unique per (candidate, run, key),
+  so re-recording is harmless. Rows without a candidate are pure cache entries from `put`;
+- `runs`: id, command, config, start and end.
+
+The database is also a `VerdictCache`: `get(key)` answers from any run's cacheable verdicts.
+
+A file that is not a leanfilter database, or a damaged one, is refused with a one-line
+`ProofDBError` and never written to: nothing is written before the file has been read and
+recognized (application id and schema version in the SQLite header).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from pydantic import BaseModel
+
+from leanfilter.cache import CACHEABLE, candidate_key, is_cacheable
+from leanfilter.normalize import normalize_proof
+from leanfilter.records import (
+    BackendName,
+    Candidate,
+    Message,
+    Problem,
+    RunInfo,
+    SamplerInfo,
+    Status,
+    Verdict,
+)
+
+APPLICATION_ID = 0x4C464442  # "LFDB"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 120.0
+_SAMPLER_COLUMNS = ("model", "temperature", "logp_policy", "logp_base", "step")
+_CACHEABLE_SQL = ", ".join(f"'{s.value}'" for s in sorted(CACHEABLE, key=lambda s: s.value))
+
+
+class ProofDBError(sqlite3.DatabaseError):
+    """The file cannot be used as a proof database; the message is one line that says why."""
+
+
+class NotAProofDB(ProofDBError):
+    pass
+
+
+class DamagedProofDB(ProofDBError):
+    pass
+
+
+class ProblemStats(BaseModel):
+    name: str
+    backend: BackendName
+    candidates: int
+    proved: int
+    failed: int
+    rejected: int
+    timeout: int
+    error: int
+    distinct_proofs: int
+
+    @property
+    def solved(self) -> bool:
+        return self.proved > 0
+
+
+class AcceptedProof(BaseModel):
+    """One distinct accepted proof of a problem (distinct after normalization)."""
+
+    problem: str
+    backend: BackendName
+    proof: str
+    proof_hash: str
+    candidates: int
+
+
+class StoredResult(BaseModel):
+    """A candidate, its problem and one verdict it got: a row of the exports."""
+
+    candidate_id: str
+    run_id: str | None
+    problem: str
+    split: str | None
+    source: str | None
+    candidate: Candidate
+    proof_hash: str
+    verdict: Verdict
+    used_constants: list[str] | None = None
+
+
+def problem_id(item: Problem | Candidate) -> str:
+    """A problem is its trusted text: the same name with another statement is another problem."""
+    return _digest([item.backend.value, item.name, item.header, item.statement])
+
+
+def candidate_id(candidate: Candidate) -> str:
+    return _digest(candidate.model_dump(mode="json"))
+
+
+def proof_hash(candidate: Candidate) -> str:
+    return _digest(normalize_proof(candidate.backend, candidate.proof))
+
+
+def _digest(value: object) -> str:
+    encoded = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()[:32]
+
+
+class ProofDB:
+    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
+        """Open or create the database at `path`.
+
+        With `fsync` (the default) a recorded verdict survives a power cut; without it, it
+        survives any crash of the process (kill -9 included) but the last commits may be lost
+        when the machine itself goes down, for several times the insert rate.
+        """
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise ProofDBError(f"{self.path}: cannot open: {e}") from e
+        self._db = sqlite_utils.Database(conn, execute_plugins=False)
+        try:
+            self._adopt_or_create()
+        except BaseException:
+            conn.close()
+            raise
+        self._db.enable_wal()
+        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _adopt_or_create(self) -> None:
+        """Recognize the file, or create the schema in an empty one; never touch a foreign one."""
+        with self._diagnosed(), self._write():
+            conn = self._db.conn
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._db.table_names()
+            if app_id == APPLICATION_ID:
+                if version > SCHEMA_VERSION:
+                    raise NotAProofDB(
+                        f"{self.path}: schema version {version} is newer than this leanfilter's"
+                        f" ({SCHEMA_VERSION}); upgrade leanfilter"
+                    )
+                return
+            if app_id != 0 or tables:
+                raise NotAProofDB(
+                    f"{self.path}: a SQLite database of another application, not a leanfilter"
+                    " proof database; refusing to touch it"
+                )
+            self._create_schema()
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _create_schema(self) -> None:
+        db = self._db
+        db["runs"].create(
+            {"id": str, "command": str, "config": str, "started": float, "ended": float},
+            pk="id",
+        )
+        db["problems"].create(
+            {
+                "id": str,
+                "name": str,
+                "backend": str,
+                "header": str,
+                "statement": str,
+                "split": str,
+                "source": str,
+            },
+            pk="id",
+            not_null={"name", "backend", "header"},
+        )
+        db["candidates"].create(
+            {
+                "id": str,
+                "problem_id": str,
+                "proof": str,
+                "whole_file": int,
+                "proof_hash": str,
+                "model": str,
+                "sampler_run_id": str,
+                "temperature": float,
+                "logp_policy": float,
+                "logp_base": float,
+                "step": int,
+                "sampler": str,
+                "created": float,
+            },
+            pk="id",
+            not_null={"problem_id", "proof", "whole_file", "proof_hash"},
+            foreign_keys=[("problem_id", "problems", "id")],
+        )
+        db["verdicts"].create(
+            {
+                "id": int,
+                "candidate_id": str,
+                "run_id": str,
+                "key": str,
+                "name": str,
+                "status": str,
+                "reason": str,
+                "detail": str,
+                "messages": str,
+                "axioms": str,
+                "time_s": float,
+                "backend": str,
+                "toolchain": str,
+                "header_hash": str,
+                "policy_version": str,
+                "peak_rss_mb": float,
+                "cached": int,
+                "used_constants": str,
+                "created": float,
+            },
+            pk="id",
+            not_null={"candidate_id", "run_id", "key", "status"},
+        )
+        db["verdicts"].create_index(["candidate_id", "run_id", "key"], unique=True)
+        db["verdicts"].create_index(["key"])
+        db["verdicts"].create_index(["run_id", "status"])
+        db["candidates"].create_index(["problem_id"])
+        db["problems"].create_index(["name"])
+
+    # -- transactions and errors -------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, holding the write lock from its start: no upgrade deadlock."""
+        conn = self._db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _diagnosed(self) -> Iterator[None]:
+        """SQLite's own word for a damaged or foreign file becomes one clear line."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if "unable to open" in str(e):
+                raise ProofDBError(f"{self.path}: cannot open: {e}") from e
+            raise
+        except sqlite3.DatabaseError as e:
+            if type(e) is not sqlite3.DatabaseError:  # our own errors, integrity, programming
+                raise
+            raise self._refusal(e) from e
+
+    def _refusal(self, error: sqlite3.DatabaseError) -> ProofDBError:
+        try:
+            with self.path.open("rb") as f:
+                magic = f.read(16)
+        except OSError:
+            magic = b""
+        if magic != b"SQLite format 3\x00":
+            return NotAProofDB(f"{self.path}: not a SQLite database; refusing to touch it")
+        return DamagedProofDB(f"{self.path}: damaged SQLite database ({error}); left as it is")
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def start_run(self, command: str, config: dict[str, Any]) -> RunInfo:
+        run = RunInfo(id=uuid.uuid4().hex, command=command, config=config, started=time.time())
+        with self._lock, self._diagnosed(), self._write():
+            self._db.execute(
+                "INSERT INTO runs (id, command, config, started) VALUES (?, ?, ?, ?)",
+                [run.id, command, json.dumps(config, default=str), run.started],
+            )
+        return run
+
+    def end_run(self, run_id: str) -> None:
+        with self._lock, self._diagnosed(), self._write():
+            self._db.execute("UPDATE runs SET ended = ? WHERE id = ?", [time.time(), run_id])
+
+    def runs(self) -> list[RunInfo]:
+        with self._lock, self._diagnosed():
+            rows = self._query("SELECT * FROM runs ORDER BY started")
+        return [RunInfo(**{**row, "config": json.loads(row["config"] or "{}")}) for row in rows]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def add_problems(self, problems: Iterable[Problem]) -> None:
+        """Store trusted statements with their split and source (recording alone cannot know
+        them); a problem already there gets its split and source updated."""
+        rows = [
+            {
+                "id": problem_id(p),
+                "name": p.name,
+                "backend": p.backend.value,
+                "header": p.header,
+                "statement": p.statement,
+                "split": p.split,
+                "source": p.source,
+            }
+            for p in problems
+        ]
+        with self._lock, self._diagnosed(), self._write():
+            self._db["problems"].upsert_all(rows, pk="id")
+
+    def record(
+        self,
+        candidate: Candidate,
+        verdict: Verdict,
+        run_id: str | None = None,
+        *,
+        used_constants: list[str] | None = None,
+    ) -> None:
+        """Store one verdict; durable when this returns. Thread-safe."""
+        self.record_many([(candidate, verdict, used_constants)], run_id)
+
+    def record_many(
+        self,
+        results: Iterable[tuple[Candidate, Verdict, list[str] | None]],
+        run_id: str | None = None,
+    ) -> int:
+        """Store many verdicts in one transaction (imports); returns how many were new."""
+        rows = [_rows(c, v, used) for c, v, used in results]
+        now = time.time()
+        added = 0
+        with self._lock, self._diagnosed(), self._write():
+            conn = self._db.conn
+            for problem, candidate, verdict in rows:
+                conn.execute(_insert_sql("problems", problem, "OR IGNORE"), list(problem.values()))
+                candidate["created"] = now
+                conn.execute(
+                    _insert_sql("candidates", candidate, "OR IGNORE"), list(candidate.values())
+                )
+                verdict.update(run_id=run_id or "", created=now)
+                added += conn.execute(
+                    _insert_sql("verdicts", verdict, "OR IGNORE"), list(verdict.values())
+                ).rowcount
+                conn.execute(
+                    "DELETE FROM verdicts WHERE key = ? AND candidate_id = ''", [verdict["key"]]
+                )
+        return added
+
+    # -- the cache ---------------------------------------------------------------------------
+
+    def get(self, key: str) -> Verdict | None:
+        with self._lock, self._diagnosed():
+            rows = self._query(
+                f"SELECT * FROM verdicts WHERE key = ? AND status IN ({_CACHEABLE_SQL})"
+                " ORDER BY id LIMIT 1",
+                [key],
+            )
+        return _verdict(rows[0]).model_copy(update={"cached": True}) if rows else None
+
+    def put(self, key: str, verdict: Verdict) -> None:
+        """A cache entry with no candidate; `record` of the same key later replaces it."""
+        if not is_cacheable(verdict):
+            return
+        row = {
+            "candidate_id": "",
+            "run_id": "",
+            **_verdict_columns(verdict),
+            "key": key,
+            "created": time.time(),
+        }
+        with self._lock, self._diagnosed(), self._write():
+            self._db.conn.execute(_insert_sql("verdicts", row, "OR IGNORE"), list(row.values()))
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def problem_stats(self, run_id: str | None = None) -> list[ProblemStats]:
+        """Per problem: candidates and how their latest verdict (in `run_id`, if given) went."""
+        statuses = ", ".join(f"SUM(v.status = '{s.value}') AS {s.value}" for s in Status)
+        sql = f"""
+            WITH latest AS (
+                SELECT candidate_id, MAX(id) AS verdict_id FROM verdicts
+                WHERE candidate_id != '' {"AND run_id = :run" if run_id else ""}
+                GROUP BY candidate_id
+            )
+            SELECT p.name, p.backend, COUNT(*) AS candidates, {statuses},
+                COUNT(DISTINCT CASE WHEN v.status = 'proved' THEN c.proof_hash END)
+                    AS distinct_proofs
+            FROM latest
+            JOIN verdicts v ON v.id = latest.verdict_id
+            JOIN candidates c ON c.id = latest.candidate_id
+            JOIN problems p ON p.id = c.problem_id
+            GROUP BY p.id ORDER BY p.name, p.backend
+        """
+        with self._lock, self._diagnosed():
+            rows = self._query(sql, {"run": run_id})
+        return [ProblemStats(**row) for row in rows]
+
+    def solved(self, run_id: str | None = None) -> list[str]:
+        return sorted({s.name for s in self.problem_stats(run_id) if s.solved})
+
+    def accepted_proofs(self, problem: str) -> list[AcceptedProof]:
+        """The distinct accepted proofs of `problem`, most often found first."""
+        sql = """
+            SELECT p.name AS problem, p.backend, MIN(c.proof) AS proof, c.proof_hash,
+                COUNT(DISTINCT c.id) AS candidates
+            FROM verdicts v
+            JOIN candidates c ON c.id = v.candidate_id
+            JOIN problems p ON p.id = c.problem_id
+            WHERE p.name = ? AND v.status = 'proved'
+            GROUP BY p.backend, c.proof_hash
+            ORDER BY candidates DESC, proof
+        """
+        with self._lock, self._diagnosed():
+            rows = self._query(sql, [problem])
+        return [AcceptedProof(**row) for row in rows]
+
+    def accepted_in_run(self, run_id: str) -> Iterator[StoredResult]:
+        return self.results(run_id=run_id, accepted_only=True)
+
+    def results(
+        self, *, run_id: str | None = None, accepted_only: bool = False
+    ) -> Iterator[StoredResult]:
+        """Every (candidate, verdict) pair, oldest first, read in pages so memory stays flat."""
+        where = ["v.candidate_id != ''"]
+        if run_id:
+            where.append("v.run_id = :run")
+        if accepted_only:
+            where.append("v.status = 'proved'")
+        sql = f"""
+            SELECT v.*, c.proof, c.whole_file, c.proof_hash, c.sampler,
+                p.name AS problem, p.backend AS problem_backend, p.header, p.statement,
+                p.split, p.source
+            FROM verdicts v
+            JOIN candidates c ON c.id = v.candidate_id
+            JOIN problems p ON p.id = c.problem_id
+            WHERE {" AND ".join(where)} AND v.id > :after
+            ORDER BY v.id LIMIT 1000
+        """
+        after = 0
+        while True:
+            with self._lock, self._diagnosed():
+                page = self._query(sql, {"run": run_id, "after": after})
+            yield from (_stored_result(row) for row in page)
+            if len(page) < 1000:
+                return
+            after = page[-1]["id"]
+
+    def _query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[dict]:
+        """Rows as dicts; plain reads, without sqlite-utils' savepoint around each query."""
+        cursor = self._db.conn.execute(sql, params or [])
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ProofDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _rows(
+    candidate: Candidate, verdict: Verdict, used_constants: list[str] | None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    problem = {
+        "id": problem_id(candidate),
+        "name": candidate.name,
+        "backend": candidate.backend.value,
+        "header": candidate.header,
+        "statement": candidate.statement,
+    }
+    sampler = candidate.sampler or SamplerInfo()
+    candidate_row = {
+        "id": candidate_id(candidate),
+        "problem_id": problem["id"],
+        "proof": candidate.proof,
+        "whole_file": int(candidate.whole_file),
+        "proof_hash": proof_hash(candidate),
+        **{c: getattr(sampler, c) for c in _SAMPLER_COLUMNS},
+        "sampler_run_id": sampler.run_id,
+        "sampler": candidate.sampler.model_dump_json() if candidate.sampler else None,
+    }
+    key = verdict.key
+    if key is None and verdict.toolchain and verdict.policy_version:
+        key = candidate_key(
+            candidate, toolchain=verdict.toolchain, policy_version=verdict.policy_version
+        )
+    verdict_row = {
+        "candidate_id": candidate_row["id"],
+        **_verdict_columns(verdict),
+        "key": key or "",
+        "used_constants": None if used_constants is None else json.dumps(used_constants),
+    }
+    return problem, candidate_row, verdict_row
+
+
+def _insert_sql(table: str, row: dict[str, Any], conflict: str) -> str:
+    columns = ", ".join(f"[{c}]" for c in row)
+    return f"INSERT {conflict} INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})"
+
+
+def _verdict_columns(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "name": verdict.name,
+        "status": verdict.status.value,
+        "reason": verdict.reason,
+        "detail": verdict.detail,
+        "messages": json.dumps([m.model_dump(mode="json") for m in verdict.messages]),
+        "axioms": None if verdict.axioms is None else json.dumps(verdict.axioms),
+        "time_s": verdict.time_s,
+        "backend": verdict.backend.value if verdict.backend else None,
+        "toolchain": verdict.toolchain,
+        "header_hash": verdict.header_hash,
+        "policy_version": verdict.policy_version,
+        "peak_rss_mb": verdict.peak_rss_mb,
+        "cached": int(verdict.cached),
+    }
+
+
+def _verdict(row: dict[str, Any]) -> Verdict:
+    return Verdict(
+        name=row["name"] or "",
+        status=Status(row["status"]),
+        reason=row["reason"],
+        detail=row["detail"],
+        messages=[Message(**m) for m in json.loads(row["messages"] or "[]")],
+        axioms=None if row["axioms"] is None else json.loads(row["axioms"]),
+        time_s=row["time_s"] or 0.0,
+        backend=row["backend"],
+        toolchain=row["toolchain"],
+        header_hash=row["header_hash"],
+        policy_version=row["policy_version"],
+        cached=bool(row["cached"]),
+        key=row["key"] or None,
+        peak_rss_mb=row["peak_rss_mb"],
+    )
+
+
+def _stored_result(row: dict[str, Any]) -> StoredResult:
+    candidate = Candidate(
+        name=row["problem"],
+        backend=row["problem_backend"],
+        header=row["header"],
+        statement=row["statement"],
+        proof=row["proof"],
+        whole_file=bool(row["whole_file"]),
+        sampler=SamplerInfo.model_validate_json(row["sampler"]) if row["sampler"] else None,
+    )
+    return StoredResult(
+        candidate_id=row["candidate_id"],
+        run_id=row["run_id"] or None,
+        problem=row["problem"],
+        split=row["split"],
+        source=row["source"],
+        candidate=candidate,
+        proof_hash=row["proof_hash"],
+        verdict=_verdict(row),
+        used_constants=json.loads(row["used_constants"]) if row["used_constants"] else None,
+    )
