@@ -34,6 +34,14 @@ def _default_project() -> Path:
     return Path(configured) if configured else REPO_LEAN_PROJECT
 
 
+def default_elan_home() -> Path:
+    """$ELAN_HOME; as root /opt/elan, since the sandbox's uid cannot read /root; else ~/.elan."""
+    configured = os.environ.get("ELAN_HOME")
+    if configured:
+        return Path(configured)
+    return Path("/opt/elan") if os.geteuid() == 0 else Path.home() / ".elan"
+
+
 def _lean_sandbox() -> SandboxConfig:
     """8 GiB of address space per process bounded a 16-process Kimina deployment to 31 GB;
     Lean runs a thread per core, so the uid's process/thread limit must be generous."""
@@ -66,9 +74,7 @@ class LeanSettings(BaseModel):
         default=None,
         description="finite bound set after the trusted header (which may say 0 = unbounded)",
     )
-    elan_home: Path = Field(
-        default_factory=lambda: Path(os.environ.get("ELAN_HOME", Path.home() / ".elan"))
-    )
+    elan_home: Path = Field(default_factory=lambda: default_elan_home())
 
 
 class LeanToolchain(BaseModel):

@@ -12,3 +12,4 @@ def main() -> None:
 
 
 from leanfilter.cli import stats as _stats  # noqa: E402,F401
+from leanfilter.cli import setup as _setup  # noqa: E402,F401
