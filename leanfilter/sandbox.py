@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from leanfilter.backends.base import ProverCrashed, ProverTimeout
 
 _READ_CHUNK = 1 << 16
+_REAP_TIMEOUT = 5.0
 _JAIL = Path(__file__).with_name("_jail.py")
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM")
 
@@ -148,15 +149,23 @@ class JailedProcess:
         return max(peaks, default=None)
 
     def kill(self) -> None:
-        """Kill the whole tree: the launcher's process group, and the PID namespace with it."""
+        """Kill the whole tree and reap it, so no process of the jail's uid outlives this call.
+
+        The prover dies first and the launcher reaps it (with a PID namespace, the prover's
+        death takes every process it started); the launcher then exits and is reaped here.
+        """
         if self.proc.returncode is None:
-            tree = self._tree()
-            with _suppress_gone():
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            for p in tree:
+            rest = self._tree()[1:]  # everything below the launcher
+            for p in rest:
                 with _suppress_gone():
                     p.kill()
-            self.proc.wait()
+            try:
+                self.proc.wait(timeout=_REAP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                with _suppress_gone():
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            psutil.wait_procs(rest, timeout=_REAP_TIMEOUT)
         for stream in (self.proc.stdin, self.proc.stdout):
             with _suppress_gone():
                 stream.close()  # type: ignore[union-attr]

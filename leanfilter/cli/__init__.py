@@ -12,4 +12,5 @@ def main() -> None:
 
 
 from leanfilter.cli import stats as _stats  # noqa: E402,F401
+from leanfilter.cli import verify as _verify  # noqa: E402,F401
 from leanfilter.cli import setup as _setup  # noqa: E402,F401
