@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lean_replay.world import data_dir, transcripts_dir
 
-from leanfilter.backends.base import ProverUnavailable
+from leanfilter.backends.base import Backend, ProverUnavailable
 from leanfilter.backends.lean_common import (
     NOT_INSTALLED,
     LeanSettings,
@@ -237,6 +237,13 @@ def test_a_toolchain_the_sandbox_uid_cannot_read_is_detected():
     private.chmod(0o755)
     assert unreadable_by_sandbox([private / "bin"]) is None
     shutil.rmtree(world_readable)
+
+
+@pytest.mark.parametrize("backend", [LeanReplBackend, LeanFileBackend])
+def test_backends_meet_the_protocol(backend):
+    made = backend(LeanSettings(timeout_s=42))
+    assert isinstance(made, Backend)
+    assert made.name is BackendName.LEAN and made.default_timeout == 42
 
 
 def test_a_custom_command_is_named_in_the_toolchain(tmp_path):

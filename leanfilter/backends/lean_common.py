@@ -400,6 +400,10 @@ class LeanBackendBase(ABC):
         self.settings = settings or LeanSettings()
         self._toolchain: LeanToolchain | None = None
 
+    @property
+    def default_timeout(self) -> float:
+        return self.settings.timeout_s
+
     def toolchain(self) -> str:
         custom = self._custom_command()
         if custom is not None:
