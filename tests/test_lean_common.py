@@ -131,6 +131,19 @@ def test_assemble_sends_whole_files_as_they_are_and_names_the_trusted_theorem():
     assert no_statement.theorem == "t" and no_statement.statement is None
 
 
+@pytest.mark.parametrize("name", ["foo\n#eval 1", "a b", "x := 1", "", "t`"])
+def test_names_that_would_change_the_audit_commands_are_refused(name):
+    text = "theorem t : True := trivial"
+    with pytest.raises(ValueError, match="not a Lean name"):
+        assemble(candidate(text, whole_file=True, statement=None, name=name), 1)
+
+
+@pytest.mark.parametrize("name", ["mathd_algebra_478", "Nat.foo'", "«weird-name»", "h₀.x!"])
+def test_ordinary_lean_names_are_accepted(name):
+    text = f"theorem {name} : True := trivial"
+    assert assemble(candidate(text, whole_file=True, statement=None, name=name), 1).theorem == name
+
+
 def test_assemble_refuses_what_it_cannot_check():
     with pytest.raises(ValueError):
         assemble(candidate("by simp", statement=None), 1)

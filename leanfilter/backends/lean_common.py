@@ -198,6 +198,7 @@ _LEADING_TRIVIA = re.compile(
 _DECLARATION = re.compile(
     r"(?P<keyword>theorem|lemma|def|abbrev)\s+(?P<name>[^\s(\[{⦃:]+)(?P<rest>.*)\Z", re.S
 )
+_IDENTIFIER = re.compile(r"[^\s()\[\]{}:,;`\"#@$%^&*+=<>/\\|~]+")
 _TRAILING_ASSIGN = re.compile(r":=\s*(?:by\b\s*)?(?:sorry\s*)?\Z")
 
 
@@ -226,6 +227,8 @@ def strip_repeated_statement(statement: str, proof: str) -> str:
     it twice.
     """
     wanted = [c for c in statement if not c.isspace()]
+    if not wanted:
+        return proof
     i = 0
     for j, c in enumerate(proof):
         if c.isspace():
@@ -251,6 +254,8 @@ def assemble(candidate: Candidate, tag: int) -> CheckRequest:
     theorem = candidate.name
     if candidate.statement is not None:
         theorem = parse_statement(candidate.statement).name
+    if not _IDENTIFIER.fullmatch(theorem):
+        raise ValueError(f"{theorem!r} is not a Lean name: it would be spliced into audit commands")
     if candidate.whole_file:
         body = candidate.proof
     elif candidate.statement is None:
