@@ -119,7 +119,7 @@ def _child(cfg: dict, argv: list[str], report: dict) -> None:
     """Becomes the prover: PID 1 of the new namespace when there is one."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     workdir = cfg["workdir"]
-    uid = cfg["uid"] if os.getuid() == 0 else None
+    uid = cfg["uid"] if os.getuid() == 0 else None  # None: keep the caller's uid
     if report.get("namespaces"):
         try:
             _confine_filesystem(workdir, cfg["tmpfs_mb"], uid, report)

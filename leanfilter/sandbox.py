@@ -28,6 +28,7 @@ from leanfilter.backends.base import ProverCrashed, ProverTimeout
 
 _READ_CHUNK = 1 << 16
 _REAP_TIMEOUT = 5.0
+_TREE_TTL = 5.0
 _JAIL = Path(__file__).with_name("_jail.py")
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM")
 
@@ -45,6 +46,9 @@ class SandboxConfig(BaseModel):
     network: bool = Field(default=False, description="allow network access")
     uid_base: int = Field(
         default=61000, description="unprivileged uid = uid_base + slot (when root)"
+    )
+    drop_uid: bool = Field(
+        default=True, description="when root, run the prover under its own unprivileged uid"
     )
     strict: bool = Field(
         default=False, description="refuse to run where isolation cannot be set up"
@@ -72,6 +76,8 @@ class JailedProcess:
         self._fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
+        self._tree_cache: list[psutil.Process] = []
+        self._tree_at = -_TREE_TTL
         self.started = time.monotonic()
 
     @property
@@ -83,8 +89,7 @@ class JailedProcess:
             self.proc.stdin.write(text.encode())  # type: ignore[union-attr]
             self.proc.stdin.flush()  # type: ignore[union-attr]
         except (BrokenPipeError, OSError) as e:
-            self.kill()
-            raise ProverCrashed(f"prover stopped reading its input ({e}){self._tail()}") from e
+            raise self._die(ProverCrashed(f"prover stopped reading its input ({e})")) from e
 
     def read_until(self, pattern: re.Pattern[str], deadline: float) -> tuple[str, re.Match[str]]:
         """Read until `pattern` matches; return the text up to the match's end, and the match.
@@ -99,8 +104,7 @@ class JailedProcess:
                 return text, match
             searched = len(self._buffer)
             if not self._fill(deadline):
-                self.kill()
-                raise ProverCrashed(f"prover exited{self._tail()}")
+                raise self._die(ProverCrashed("prover exited"))
 
     def close_input(self) -> None:
         """End the prover's input, for one-shot provers that read it whole (`lean --stdin`)."""
@@ -119,18 +123,22 @@ class JailedProcess:
         limit = self.config.output_mb * 1024 * 1024
         while True:
             if len(self._buffer) > limit:
-                self.kill()
-                raise ProverCrashed(f"prover output exceeded {self.config.output_mb} MB")
+                raise self._die(ProverCrashed(f"prover output exceeded {self.config.output_mb} MB"))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.kill()
-                raise ProverTimeout("deadline passed")
+                raise self._die(ProverTimeout("deadline passed"))
             ready, _, _ = select.select([self._fd], [], [], remaining)
             if ready:
                 break
         chunk = os.read(self._fd, _READ_CHUNK)
         self._buffer += self._decoder.decode(chunk)
         return bool(chunk)
+
+    def _die(self, error: ProverCrashed | ProverTimeout) -> ProverCrashed | ProverTimeout:
+        """Kill the tree; the error to raise, with the last words the prover wrote."""
+        tail = self._tail()
+        self.kill()
+        return type(error)(f"{error}{tail}")
 
     def rss_mb(self) -> float:
         return sum(p.memory_info().rss for p in self._tree()) / 2**20
@@ -155,6 +163,7 @@ class JailedProcess:
         death takes every process it started); the launcher then exits and is reaped here.
         """
         if self.proc.returncode is None:
+            self._tree_at = -_TREE_TTL  # a fresh look: the prover may have started processes
             rest = self._tree()[1:]  # everything below the launcher
             for p in rest:
                 with _suppress_gone():
@@ -175,11 +184,17 @@ class JailedProcess:
     close = kill
 
     def _tree(self) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(self.proc.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
+        """The launcher and its descendants; looked up again at most every few seconds, since
+        finding children means reading every process on the machine."""
+        now = time.monotonic()
+        if now - self._tree_at > _TREE_TTL or not all(p.is_running() for p in self._tree_cache):
+            try:
+                root = psutil.Process(self.proc.pid)
+                self._tree_cache = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                self._tree_cache = []
+            self._tree_at = now
+        return self._tree_cache
 
     def _tail(self) -> str:
         try:
@@ -211,7 +226,7 @@ def _launcher_argv(
         "strict": config.strict,
         "workdir": workdir,
         "tmpfs_mb": config.tmpfs_mb,
-        "uid": config.uid_base + slot,
+        "uid": config.uid_base + slot if config.drop_uid else None,
         "memory_mb": config.memory_mb,
         "cpu_s": config.cpu_s,
         "nofile": config.nofile,

@@ -15,7 +15,10 @@ from typing import IO
 import click
 from tqdm import tqdm
 
+from leanfilter.backends import create_backend
+from leanfilter.backends.lean_common import LeanSettings
 from leanfilter.cli import main
+from leanfilter.db import ProofDB, ProofDBError
 from leanfilter.engine import Verifier, VerifierConfig, done, in_order
 from leanfilter.inputs import InputError, load_problems, read_candidates
 from leanfilter.pool import PoolConfig
@@ -43,6 +46,25 @@ EXIT_PROVER_MISSING = 3
 @click.option(
     "--timeout", type=click.FloatRange(min=0.1), help="Seconds per proof (Lean 300, Coq 60)."
 )
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    help="Proof database (SQLite): every verdict is recorded as it arrives, and a rerun skips "
+    "what it already knows.",
+)
+@click.option(
+    "--lean-mode",
+    type=click.Choice(["repl", "file"]),
+    default="repl",
+    show_default=True,
+    help="Warm REPL sessions, or one `lean --json` process per proof.",
+)
+@click.option(
+    "--lean-project",
+    type=click.Path(file_okay=False, exists=True),
+    help="Built Lake project for Lean (default: $LEANFILTER_LEAN_PROJECT or lean_project/).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 def verify(
     input_path: str,
@@ -51,6 +73,9 @@ def verify(
     output: str | None,
     workers: int | None,
     timeout: float | None,
+    db_path: str | None,
+    lean_mode: str,
+    lean_project: str | None,
     progress: bool | None,
 ) -> None:
     """Check every candidate proof in INPUT (JSONL) and write one verdict per line.
@@ -66,11 +91,22 @@ def verify(
     """
     try:
         known = load_problems(problems) if problems else None
-    except (OSError, ValueError) as e:
+        db = ProofDB(db_path) if db_path else None
+    except (OSError, ValueError, ProofDBError) as e:
         raise click.ClickException(str(e)) from e
     kind = BackendName(backend) if backend else None
     pool = PoolConfig(workers=workers) if workers else PoolConfig()
     config = VerifierConfig(pool=pool, timeout=timeout)
+    lean = LeanSettings(mode=lean_mode, **({"project": lean_project} if lean_project else {}))
+    backends = {
+        BackendName.LEAN: create_backend(BackendName.LEAN, lean=lean),
+        BackendName.COQ: create_backend(BackendName.COQ),
+    }
+    run = None
+    if db is not None:
+        if known:
+            db.add_problems(known.values())
+        run = db.start_run(" ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json"))
     total = _count_lines(Path(input_path))
     show = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
@@ -79,7 +115,10 @@ def verify(
     names: set[str] = set()
     cached = 0
     missing_prover: str | None = None
-    with _open_output(output) as out, Verifier(config) as verifier:
+    verifier = Verifier(
+        config, backends=backends, cache=db, recorder=db, run_id=run.id if run else None
+    )
+    with _open_output(output) as out, verifier:
         entries = read_candidates(input_path, known, kind)
         bar = tqdm(total=total, disable=not show, unit="proof", file=sys.stderr, dynamic_ncols=True)
         try:
@@ -103,6 +142,9 @@ def verify(
             _summary(counts, cached, solved, names, time.monotonic() - started)
             sys.exit(130)
         bar.close()
+    if db is not None and run is not None:
+        db.end_run(run.id)
+        db.close()
     _summary(counts, cached, solved, names, time.monotonic() - started)
     if missing_prover:
         sys.exit(EXIT_PROVER_MISSING)
