@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import matplotlib.image
@@ -16,8 +17,10 @@ from hypothesis import strategies as st
 from matplotlib.text import Text
 
 from leanfilter.cli import main
+from leanfilter.db import ProofDB
 from leanfilter.metrics import Interval
 from leanfilter.pareto import ParetoPoint, pareto_figure, pareto_front
+from leanfilter.records import BackendName, Candidate, Status, Verdict
 
 
 def write_run(path: Path, outcomes: dict[str, list[str]]) -> Path:
@@ -68,7 +71,7 @@ def test_one_run_reports_precision_coverage_and_buckets(tmp_path):
     )
     code, output = stats(str(run), "--k", "2,4")
     assert code == 0, output
-    assert "5 problems answered, 18 samples, 2 errors" in output
+    assert "5 problems answered, 18 samples, engine errors 2" in output
     estimate, low, high, problems = metric_row(output, "base", 1)
     assert estimate == pytest.approx((1 + 0.5 + 0.25 + 0 + 0.5) / 5, abs=5e-4)
     assert low <= estimate <= high and problems == 5
@@ -124,6 +127,43 @@ def test_same_file_names_in_two_folders_get_their_paths_as_labels(tmp_path):
     code, output = stats(str(first), str(second))
     assert code == 0, output
     assert f"== {first}:" in output and f"== {second}:" in output
+
+
+def test_each_run_of_a_proof_database_is_a_run(tmp_path):
+    path = tmp_path / "proofs.db"
+    with ProofDB(path) as db:
+        for command, outcomes in (
+            ("first", {"x": [P, P, F, E], "y": [F, F]}),
+            ("second", {"x": [P, P, P, P], "y": [P, F]}),
+        ):
+            run = db.start_run(command, {})
+            for name, statuses in outcomes.items():
+                for i, status in enumerate(statuses):
+                    candidate = Candidate(
+                        name=name, backend=BackendName.COQ, statement="True", proof=f"exact I. {i}"
+                    )
+                    db.record(candidate, Verdict(name=name, status=Status(status)), run.id)
+            db.end_run(run.id)
+        first, second = (run.id[:8] for run in db.runs())
+    code, output = stats(str(path), "--k", "1,2")
+    assert code == 0, output
+    assert f"== proofs:{first}: 2 problems answered, 5 samples, engine errors 1" in output
+    assert metric_row(output, f"proofs:{first}", 1)[0] == pytest.approx((2 / 3 + 0) / 2, abs=5e-4)
+    assert metric_row(output, f"proofs:{second}", 1)[0] == pytest.approx((1 + 0.5) / 2, abs=5e-4)
+    assert f"== proofs:{second} against proofs:{first}" in output
+    assert re.search(r"gained 1: y", output)
+
+
+def test_a_database_of_another_application_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE t (x)")
+    connection.commit()
+    connection.close()
+    before = path.read_bytes()
+    code, output = stats(str(path))
+    assert code != 0 and "not a leanfilter proof database" in output
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize(

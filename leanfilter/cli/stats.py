@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 
 from leanfilter.cli import main
+from leanfilter.db import ProofDB, ProofDBError
 from leanfilter.metrics import (
     Bucket,
     BucketRow,
     MetricEstimate,
+    ProblemTally,
     RunTally,
     bucket_table,
     compare_runs,
@@ -22,6 +24,8 @@ from leanfilter.metrics import (
 from leanfilter.pareto import ParetoPoint, plot_pareto
 
 _SHOWN_NAMES = 8
+_RUN_ID_CHARS = 8
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _parse_ks(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[int, ...]:
@@ -76,7 +80,13 @@ def stats(
     confidence: float,
     seed: int,
 ) -> None:
-    """Evaluate runs given as verdict files (one run per `verify -o` file)."""
+    """Precision, coverage and difficulty of runs, compared with a reference run.
+
+    SOURCES are verdict files (one run per `verify -o` file) or proof databases (one run per run
+    id). Samples whose verdict is `error` have no answer and are left out of every estimate. A
+    database keeps one row per distinct candidate (text and sampler metadata), so there a sample
+    repeated verbatim counts once; a verdict file counts every sample.
+    """
     runs = _load_runs(sources)
     base = _reference(runs, reference)
     buckets = difficulty_buckets(base)
@@ -97,16 +107,45 @@ def stats(
 
 
 def _load_runs(sources: Sequence[Path]) -> list[RunTally]:
-    """A run per file, labelled by its name, or by its path where two names are the same."""
+    """Every run in every source: a verdict file is one run, a proof database one per run id."""
     stems = [path.stem for path in sources]
     distinct = len(set(stems)) == len(stems)
     runs = []
     for path in sources:
+        label = path.stem if distinct else str(path)
         try:
-            runs.append(RunTally.from_verdict_file(path, path.stem if distinct else str(path)))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
+            if _is_sqlite(path):
+                runs.extend(_database_runs(path, label))
+            else:
+                runs.append(RunTally.from_verdict_file(path, label))
+        except (OSError, UnicodeDecodeError, ValueError, ProofDBError) as e:
             raise click.ClickException(str(e)) from e
+    if not runs:
+        raise click.ClickException("no run found in " + ", ".join(map(str, sources)))
     return runs
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+
+
+def _database_runs(path: Path, label: str) -> list[RunTally]:
+    """One run per run id that has verdicts, labelled `FILE:ID` with the id's first characters."""
+    with ProofDB(path) as db:
+        runs = [
+            RunTally(
+                label=f"{label}:{run.id[:_RUN_ID_CHARS]}",
+                problems={
+                    s.name: ProblemTally(
+                        answered=s.candidates - s.error, proved=s.proved, errors=s.error
+                    )
+                    for s in db.problem_stats(run.id)
+                },
+            )
+            for run in db.runs()
+        ]
+    return [run for run in runs if run.problems]
 
 
 def _reference(runs: Sequence[RunTally], label: str | None) -> RunTally:
@@ -140,7 +179,7 @@ def _run_report(
     answered = sum(t.answered > 0 for t in run.problems.values())
     lines = [
         f"== {run.label}: {answered} problems answered, {run.samples} samples, "
-        f"{run.errors} errors (left out)",
+        f"engine errors {run.errors} (left out)",
         f"  {'metric':<11}{'':<10}{'estimate':>8}  {'interval':<16}{'problems':>10}",
     ]
     for m in estimates:
