@@ -11,6 +11,7 @@ def main() -> None:
     """Verify machine-generated proofs (Lean 4, Coq) at scale, and measure the verified target."""
 
 
+from leanfilter.cli import db as _db  # noqa: E402,F401
+from leanfilter.cli import setup as _setup  # noqa: E402,F401
 from leanfilter.cli import stats as _stats  # noqa: E402,F401
 from leanfilter.cli import verify as _verify  # noqa: E402,F401
-from leanfilter.cli import setup as _setup  # noqa: E402,F401
