@@ -25,6 +25,7 @@ from leanfilter.backends.base import (
     Outcome,
     ProverCrashed,
     ProverError,
+    ProverTimeout,
     RawResult,
     Session,
 )
@@ -150,6 +151,9 @@ class ProverPool:
                 return self.backend.open_session(task.header, slot)
             except HeaderError as e:
                 self._bad_headers[task.header] = bad = e
+            except (ProverCrashed, ProverTimeout) as e:
+                self._retry_or_fail(task, e)
+                return None
             except ProverError as e:
                 task.future.set_exception(e)
                 return None
@@ -177,14 +181,18 @@ class ProverPool:
         session.close()
         if culprit is not None:
             waiting.pop(culprit.request.tag, None)
-            if isinstance(error, ProverCrashed) and culprit.crashes < self.config.retries:
-                culprit.crashes += 1
-                self._enqueue(culprit, front=True)
-            else:
-                culprit.future.set_exception(error)
+            self._retry_or_fail(culprit, error)
         for task in waiting.values():
             self._enqueue(task, front=True)
         waiting.clear()
+
+    def _retry_or_fail(self, task: _Task, error: ProverError) -> None:
+        """A crash may be the prover's fault: one more try. A timeout is the candidate's."""
+        if isinstance(error, ProverCrashed) and task.crashes < self.config.retries:
+            task.crashes += 1
+            self._enqueue(task, front=True)
+        else:
+            task.future.set_exception(error)
 
     @staticmethod
     def _deliver(outcomes: list[Outcome], waiting: dict[int, _Task]) -> None:
