@@ -8,16 +8,15 @@ flaky engine shrinks the sample but never moves pass@k up or down by itself.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from enum import Enum
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict
 
+from leanfilter.diversity import DiversityStats
 from leanfilter.records import Status
 
 FloatArray = NDArray[np.float64]
@@ -74,11 +73,6 @@ class RunTally(BaseModel):
         }
         return cls(label=label, problems=problems)
 
-    @classmethod
-    def from_verdict_file(cls, path: Path, label: str | None = None) -> RunTally:
-        """A run from a `leanfilter verify -o` file, whose lines are one verdict per sample."""
-        return cls.from_statuses(label or path.stem, _verdict_statuses(path))
-
     @property
     def samples(self) -> int:
         return sum(t.answered for t in self.problems.values())
@@ -97,18 +91,6 @@ class RunTally(BaseModel):
 
     def solved(self) -> set[str]:
         return {name for name, t in self.problems.items() if t.proved > 0}
-
-
-def _verdict_statuses(path: Path) -> Iterator[tuple[str, Status]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                yield str(record["name"]), Status(record["status"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                raise ValueError(f"{path}:{number}: not a verdict line ({e})") from e
 
 
 class Interval(BaseModel):
@@ -274,4 +256,34 @@ def transition_matrix(before: RunTally, after: RunTally) -> Transition:
         counts=counts,
         gained=[n for n in common if n in solved_after and n not in solved_before],
         lost=[n for n in common if n in solved_before and n not in solved_after],
+    )
+
+
+class DiversitySummary(BaseModel):
+    """A run's diversity of accepted proofs: totals, and indices averaged over solved problems."""
+
+    problems: int
+    distinct_proofs: int
+    tactic_shannon: float
+    tactic_simpson: float
+    premise_shannon: float
+    premise_simpson: float
+
+
+def summarize_diversity(table: Mapping[str, DiversityStats]) -> DiversitySummary | None:
+    """None when no problem has an accepted proof (there is no diversity to speak of)."""
+    rows = list(table.values())
+    if not rows:
+        return None
+
+    def mean(field: str) -> float:
+        return float(np.mean([getattr(row, field) for row in rows]))
+
+    return DiversitySummary(
+        problems=len(rows),
+        distinct_proofs=sum(row.distinct_proofs for row in rows),
+        tactic_shannon=mean("tactic_shannon"),
+        tactic_simpson=mean("tactic_simpson"),
+        premise_shannon=mean("premise_shannon"),
+        premise_simpson=mean("premise_simpson"),
     )

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leanfilter.diversity import DiversityStats
 from leanfilter.metrics import (
     Bucket,
     ProblemTally,
@@ -23,6 +24,7 @@ from leanfilter.metrics import (
     paired_bootstrap_pvalue,
     pass_at_k,
     run_metric,
+    summarize_diversity,
     transition_matrix,
 )
 from leanfilter.records import Status
@@ -262,3 +264,27 @@ def test_transition_matrix_of_a_run_with_itself_is_diagonal():
     assert transition.gained == [] and transition.lost == []
     for b in Bucket:
         assert transition.counts[b][b] == 1
+
+
+def _diversity(problem: str, distinct: int, tactic_shannon: float) -> DiversityStats:
+    return DiversityStats(
+        problem=problem,
+        accepted=distinct,
+        distinct_proofs=distinct,
+        tactics=2,
+        premises=0,
+        tactic_shannon=tactic_shannon,
+        tactic_simpson=0.5,
+        premise_shannon=0.0,
+        premise_simpson=0.0,
+    )
+
+
+def test_diversity_summary_totals_proofs_and_averages_indices_over_problems():
+    table = {"a": _diversity("a", 3, 1.0), "b": _diversity("b", 1, 0.0)}
+    summary = summarize_diversity(table)
+    assert summary is not None
+    assert summary.problems == 2 and summary.distinct_proofs == 4
+    assert summary.tactic_shannon == pytest.approx(0.5)
+    assert summary.tactic_simpson == pytest.approx(0.5)
+    assert summarize_diversity({}) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import sqlite3
 from pathlib import Path
@@ -56,6 +57,8 @@ def metric_row(output: str, run: str, k: int) -> tuple[float, float, float, int]
 
 
 P, F, E = "proved", "failed", "error"
+STATEMENT = "Theorem t : forall n : nat, n + 0 = n.\n"
+SCRIPTS = ["intros; lia.", "intros; nia.", "auto.", "lia."]
 
 
 def test_one_run_reports_precision_coverage_and_buckets(tmp_path):
@@ -138,9 +141,9 @@ def test_each_run_of_a_proof_database_is_a_run(tmp_path):
         ):
             run = db.start_run(command, {})
             for name, statuses in outcomes.items():
-                for i, status in enumerate(statuses):
+                for script, status in zip(SCRIPTS, statuses, strict=False):
                     candidate = Candidate(
-                        name=name, backend=BackendName.COQ, statement="True", proof=f"exact I. {i}"
+                        name=name, backend=BackendName.COQ, statement=STATEMENT, proof=script
                     )
                     db.record(candidate, Verdict(name=name, status=Status(status)), run.id)
             db.end_run(run.id)
@@ -152,6 +155,35 @@ def test_each_run_of_a_proof_database_is_a_run(tmp_path):
     assert metric_row(output, f"proofs:{second}", 1)[0] == pytest.approx((1 + 0.5) / 2, abs=5e-4)
     assert f"== proofs:{second} against proofs:{first}" in output
     assert re.search(r"gained 1: y", output)
+    # first run: `intros; lia.` and `intros; nia.` accepted, tactic uses intros 2, lia 1, nia 1
+    assert "2 distinct over 1 problems" in output
+    assert "tactics   Shannon 1.040  Simpson 0.625" in output
+    assert "5 distinct over 2 problems" in output  # second run: 4 for x, 1 for y
+
+
+def test_diversity_of_a_verdict_file_needs_its_input(tmp_path):
+    outcomes = {"x": [P, P, F, P], "y": [F, F]}
+    verdicts = write_run(tmp_path / "run.jsonl", outcomes)
+    code, output = stats(str(verdicts))
+    assert code == 0, output
+    assert "holds no proofs (give its input with --candidates)" in output
+
+    inputs = tmp_path / "inputs.jsonl"
+    lines = [
+        {"name": name, "formal_statement": STATEMENT, "proof": script}
+        for name, statuses in outcomes.items()
+        for script, _ in zip(SCRIPTS, statuses, strict=False)
+    ]
+    inputs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, output = stats(str(verdicts), "--candidates", str(inputs))
+    assert code == 0, output
+    # accepted: intros; lia / intros; nia / lia: uses intros 2, lia 2, nia 1
+    assert "3 distinct over 1 problems" in output
+    expected = -sum(p * math.log(p) for p in (0.4, 0.4, 0.2))
+    assert f"tactics   Shannon {expected:.3f}  Simpson {1 - 0.16 - 0.16 - 0.04:.3f}" in output
+
+    code, output = stats(str(verdicts), "--candidates", str(inputs), "--candidates", str(inputs))
+    assert code != 0 and "give one per verdict file" in output
 
 
 def test_a_database_of_another_application_is_refused(tmp_path):

@@ -8,24 +8,27 @@ from pathlib import Path
 import click
 
 from leanfilter.cli import main
-from leanfilter.db import ProofDB, ProofDBError
+from leanfilter.db import ProofDBError
+from leanfilter.diversity import diversity_table
+from leanfilter.inputs import load_problems
 from leanfilter.metrics import (
     Bucket,
     BucketRow,
+    DiversitySummary,
     MetricEstimate,
-    ProblemTally,
     RunTally,
     bucket_table,
     compare_runs,
     difficulty_buckets,
     run_metric,
+    summarize_diversity,
     transition_matrix,
 )
 from leanfilter.pareto import ParetoPoint, plot_pareto
+from leanfilter.runs import LoadedRun, is_sqlite, load_runs
+from leanfilter.verdict_files import VerdictFileError
 
 _SHOWN_NAMES = 8
-_RUN_ID_CHARS = 8
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _parse_ks(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[int, ...]:
@@ -72,6 +75,18 @@ def _parse_ks(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[
     help="Level of the bootstrap intervals.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option(
+    "--candidates",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The input file of a verdict file, for the diversity of its accepted proofs; "
+    "once per verdict file, in the same order.",
+)
+@click.option(
+    "--problems",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trusted statements by name, for candidate lines that only name their problem.",
+)
 def stats(
     sources: tuple[Path, ...],
     ks: tuple[int, ...],
@@ -79,23 +94,29 @@ def stats(
     reference: str | None,
     confidence: float,
     seed: int,
+    candidates: tuple[Path, ...],
+    problems: Path | None,
 ) -> None:
-    """Precision, coverage and difficulty of runs, compared with a reference run.
+    """Precision, coverage, difficulty and diversity of runs, compared with a reference run.
 
     SOURCES are verdict files (one run per `verify -o` file) or proof databases (one run per run
     id). Samples whose verdict is `error` have no answer and are left out of every estimate. A
     database keeps one row per distinct candidate (text and sampler metadata), so there a sample
     repeated verbatim counts once; a verdict file counts every sample.
     """
-    runs = _load_runs(sources)
+    loaded = _load(sources, candidates, problems)
+    runs = [run.tally for run in loaded]
     base = _reference(runs, reference)
     buckets = difficulty_buckets(base)
     estimates = {}
-    for run in runs:
-        estimates[run.label] = [
-            m for k in ks if (m := run_metric(run, k, confidence=confidence, seed=seed))
+    for run in loaded:
+        tally = run.tally
+        estimates[tally.label] = [
+            m for k in ks if (m := run_metric(tally, k, confidence=confidence, seed=seed))
         ]
-        click.echo(_run_report(run, estimates[run.label], bucket_table(run, buckets), base.label))
+        table = bucket_table(tally, buckets)
+        click.echo(_run_report(tally, estimates[tally.label], table, base.label))
+        click.echo(_diversity_report(run))
     for run in runs:
         if run is not base:
             click.echo(_comparison_report(base, run, ks, seed))
@@ -106,46 +127,37 @@ def stats(
         click.echo(f"Pareto plot of pass@1 against pass@{k} written to {plot}")
 
 
-def _load_runs(sources: Sequence[Path]) -> list[RunTally]:
-    """Every run in every source: a verdict file is one run, a proof database one per run id."""
+def _load(
+    sources: Sequence[Path], candidates: Sequence[Path], problems: Path | None
+) -> list[LoadedRun]:
+    """Every run of every source, labelled by file name (by path where two names are the same)."""
     stems = [path.stem for path in sources]
     distinct = len(set(stems)) == len(stems)
-    runs = []
-    for path in sources:
-        label = path.stem if distinct else str(path)
-        try:
-            if _is_sqlite(path):
-                runs.extend(_database_runs(path, label))
-            else:
-                runs.append(RunTally.from_verdict_file(path, label))
-        except (OSError, UnicodeDecodeError, ValueError, ProofDBError) as e:
-            raise click.ClickException(str(e)) from e
+    try:
+        verdict_files = [path for path in sources if not is_sqlite(path)]
+        if candidates and len(candidates) != len(verdict_files):
+            raise click.BadParameter(
+                f"{len(candidates)} given for {len(verdict_files)} verdict files: "
+                "give one per verdict file, in the same order",
+                param_hint="--candidates",
+            )
+        inputs = dict(zip(verdict_files, candidates, strict=False))
+        known = load_problems(problems) if problems else None
+        runs = [
+            run
+            for path in sources
+            for run in load_runs(
+                path,
+                path.stem if distinct else str(path),
+                candidates=inputs.get(path),
+                problems=known,
+            )
+        ]
+    except (OSError, UnicodeDecodeError, ValueError, ProofDBError, VerdictFileError) as e:
+        raise click.ClickException(str(e)) from e
     if not runs:
         raise click.ClickException("no run found in " + ", ".join(map(str, sources)))
     return runs
-
-
-def _is_sqlite(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
-
-
-def _database_runs(path: Path, label: str) -> list[RunTally]:
-    """One run per run id that has verdicts, labelled `FILE:ID` with the id's first characters."""
-    with ProofDB(path) as db:
-        runs = [
-            RunTally(
-                label=f"{label}:{run.id[:_RUN_ID_CHARS]}",
-                problems={
-                    s.name: ProblemTally(
-                        answered=s.candidates - s.error, proved=s.proved, errors=s.error
-                    )
-                    for s in db.problem_stats(run.id)
-                },
-            )
-            for run in db.runs()
-        ]
-    return [run for run in runs if run.problems]
 
 
 def _reference(runs: Sequence[RunTally], label: str | None) -> RunTally:
@@ -194,6 +206,26 @@ def _run_report(
         precision = "-" if row.precision is None else f"{row.precision:.3f}"
         lines.append(f"    {bucket.value:<10}{row.problems:>9}{row.solved:>8}{precision:>9}")
     return "\n".join(lines)
+
+
+def _diversity_report(run: LoadedRun) -> str:
+    if run.accepted is None:
+        return "  diversity: the verdict file holds no proofs (give its input with --candidates)"
+    summary = summarize_diversity(diversity_table(run.accepted))
+    if summary is None:
+        return "  diversity: no accepted proof"
+    return _diversity_lines(summary)
+
+
+def _diversity_lines(d: DiversitySummary) -> str:
+    return "\n".join(
+        [
+            f"  diversity of accepted proofs, {d.distinct_proofs} distinct over {d.problems}"
+            " problems (indices averaged over problems):",
+            f"    tactics   Shannon {d.tactic_shannon:.3f}  Simpson {d.tactic_simpson:.3f}",
+            f"    premises  Shannon {d.premise_shannon:.3f}  Simpson {d.premise_simpson:.3f}",
+        ]
+    )
 
 
 def _comparison_report(base: RunTally, run: RunTally, ks: Sequence[int], seed: int) -> str:
