@@ -160,35 +160,49 @@ def _sampled_run(path: Path, problems: list[Problem], probs: np.ndarray, seed: i
 
 def test_verify_then_stats_on_sampled_runs(tmp_path, problems, support_v):
     runner = CliRunner()
-    verdict_files = []
+    database = tmp_path / "proofs.db"
+    runs = {}
     for label, probs, seed in (("base", PI_BASE, 1), ("policy", PI_POLICY, 2)):
         candidates = _sampled_run(tmp_path / f"{label}-samples.jsonl", problems, probs, seed)
         verdicts = tmp_path / f"{label}.jsonl"
-        result = runner.invoke(
-            main,
-            ["verify", str(candidates), "-o", str(verdicts), "--workers", "2", "--no-progress"],
-        )
+        command = ["verify", str(candidates), "-o", str(verdicts), "--db", str(database)]
+        result = runner.invoke(main, [*command, "--workers", "2", "--no-progress"])
         assert result.exit_code == 0, result.output
-        verdict_files.append(verdicts)
+        runs[label] = (verdicts, candidates)
 
     plot = tmp_path / "pareto.png"
-    result = runner.invoke(
-        main, ["stats", *map(str, verdict_files), "--k", "1,4,16", "--plot", str(plot)]
-    )
+    inputs = [f"--candidates={candidates}" for _, candidates in runs.values()]
+    files = [str(verdicts) for verdicts, _ in runs.values()]
+    result = runner.invoke(main, ["stats", *files, *inputs, "--k", "1,4,16", "--plot", str(plot)])
     assert result.exit_code == 0, result.output
     output = result.output
     assert plot.stat().st_size > 10_000
 
-    for label in ("base", "policy"):
-        # the precision the verify → stats path prints must agree with the oracle's own verdicts
-        candidates = [json.loads(line) for line in (tmp_path / f"{label}-samples.jsonl").open()]
+    distinct = {}
+    for label, (_, candidates) in runs.items():
+        # what the verify → stats path prints must agree with the oracle's own verdicts
+        lines = [json.loads(line) for line in candidates.open()]
+        v = [support_v[line["name"]][SCRIPTS.index(line["proof"])] for line in lines]
         rates = {p.name: [] for p in problems}
-        for line in candidates:
-            rates[line["name"]].append(support_v[line["name"]][SCRIPTS.index(line["proof"])])
+        for line, value in zip(lines, v, strict=True):
+            rates[line["name"]].append(value)
         expected = np.mean([np.mean(r) for r in rates.values()])
-        section = output.split(f"== {label}:")[1]
+        section = output.split(f"== {label}:")[1].split("\n== ")[0]
         assert f"{len(problems)} problems answered, {16 * len(problems)} samples" in section
         precision = float(re.search(r"pass@1\s+([\d.]+)", section)[1])
         assert precision == pytest.approx(expected, abs=6e-4)  # printed with three decimals
+        accepted = {
+            (line["name"], line["proof"]) for line, value in zip(lines, v, strict=True) if value
+        }
+        solved = len({name for name, _ in accepted})
+        distinct[label] = f"{len(accepted)} distinct over {solved} problems"
+        assert distinct[label] in section
     unsolved = re.search(r"^\s+unsolved\s+(\d+)\s+(\d+)", output, re.M)
     assert unsolved and int(unsolved[1]) >= 1 and int(unsolved[2]) == 0
+
+    # the database holds the same two runs, with the same accepted proofs
+    result = runner.invoke(main, ["stats", str(database), "--k", "1,4"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("== proofs:") == 2 + 1  # two runs, one comparison
+    for line in distinct.values():
+        assert line in result.output

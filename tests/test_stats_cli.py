@@ -159,6 +159,7 @@ def test_each_run_of_a_proof_database_is_a_run(tmp_path):
     assert "2 distinct over 1 problems" in output
     assert "tactics   Shannon 1.040  Simpson 0.625" in output
     assert "5 distinct over 2 problems" in output  # second run: 4 for x, 1 for y
+    assert "counts a candidate repeated verbatim in a run once" in output
 
 
 def test_diversity_of_a_verdict_file_needs_its_input(tmp_path):

@@ -29,6 +29,10 @@ from leanfilter.runs import LoadedRun, is_sqlite, load_runs
 from leanfilter.verdict_files import VerdictFileError
 
 _SHOWN_NAMES = 8
+_DATABASE_COUNTS = (
+    "leanfilter: a proof database counts a candidate repeated verbatim in a run once, so its"
+    " pass@k is over distinct samples; a verdict file counts every sample"
+)
 
 
 def _parse_ks(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[int, ...]:
@@ -157,6 +161,8 @@ def _load(
         raise click.ClickException(str(e)) from e
     if not runs:
         raise click.ClickException("no run found in " + ", ".join(map(str, sources)))
+    if len(verdict_files) < len(sources):
+        click.echo(_DATABASE_COUNTS, err=True)
     return runs
 
 
