@@ -110,9 +110,10 @@ class Verifier:
         )
         return future
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the provers to finish their work; with `cancel`, kill them now."""
         for pool in self._pools.values():
-            pool.close()
+            pool.close(cancel)
         self._pools.clear()
 
     def __enter__(self) -> Verifier:
@@ -121,7 +122,7 @@ class Verifier:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        self.close(cancel=kind is not None)
 
     # -- internals -----------------------------------------------------------------------
 

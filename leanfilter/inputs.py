@@ -227,6 +227,8 @@ def _string(record: dict, field: str) -> str:
     value = record[field]
     if not isinstance(value, str):
         raise ValueError(f"field {field!r} must be a string, not {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"field {field!r} holds binary data (a NUL character)")
     return value
 
 

@@ -54,6 +54,8 @@ class ProverPool:
         self._queues: dict[str, deque[_Task]] = {}
         self._cond = threading.Condition()
         self._closing = False
+        self._cancelled = False
+        self._live: set[Session] = set()
         self._tags = itertools.count(1)
         self._bad_headers: dict[str, HeaderError] = {}
         slot_base = (os.getpid() % 2000) * 32  # distinct sandbox uids for concurrent engines
@@ -74,10 +76,22 @@ class ProverPool:
         self._enqueue(task)
         return task.future
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers once the queue is done; with `cancel`, now: queued candidates are
+        dropped and running provers killed."""
         with self._cond:
             self._closing = True
+            if cancel:
+                self._cancelled = True
+                dropped = [task for queue in self._queues.values() for task in queue]
+                self._queues.clear()
+                live = list(self._live)
             self._cond.notify_all()
+        if cancel:
+            for task in dropped:
+                task.future.set_exception(ProverError("the engine was closed"))
+            for session in live:
+                session.abort()
         for t in self._threads:
             t.join()
 
@@ -85,6 +99,9 @@ class ProverPool:
 
     def _enqueue(self, task: _Task, front: bool = False) -> None:
         with self._cond:
+            if self._cancelled:
+                task.future.set_exception(ProverError("the engine was closed"))
+                return
             queue = self._queues.setdefault(task.header, deque())
             queue.appendleft(task) if front else queue.append(task)
             self._cond.notify()
@@ -142,13 +159,21 @@ class ProverPool:
 
     def _retire(self, session: Session | None, waiting: dict[int, _Task]) -> None:
         if session is not None and self._flush(session, waiting) is not None:
-            session.close()
+            self._discard(session)
+
+    def _discard(self, session: Session) -> None:
+        with self._cond:
+            self._live.discard(session)
+        session.close()
 
     def _open(self, task: _Task, slot: int) -> Session | None:
         bad = self._bad_headers.get(task.header)
         if bad is None:
             try:
-                return self.backend.open_session(task.header, slot)
+                session = self.backend.open_session(task.header, slot)
+                with self._cond:
+                    self._live.add(session)
+                return session
             except HeaderError as e:
                 self._bad_headers[task.header] = bad = e
             except (ProverCrashed, ProverTimeout) as e:
@@ -178,7 +203,7 @@ class ProverPool:
         self, session: Session, waiting: dict[int, _Task], culprit: _Task | None, error: ProverError
     ) -> None:
         """The session died: fail or retry the culprit, and requeue the innocent."""
-        session.close()
+        self._discard(session)
         if culprit is not None:
             waiting.pop(culprit.request.tag, None)
             self._retry_or_fail(culprit, error)

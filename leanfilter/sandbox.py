@@ -156,6 +156,13 @@ class JailedProcess:
                 peaks.append(int(m.group(1)) / 1024)
         return max(peaks, default=None)
 
+    def abort(self) -> None:
+        """Kill the prover now, from any thread. Whoever is reading gets ProverCrashed and then
+        calls kill(), which reaps and closes."""
+        with _suppress_gone():
+            for p in self._tree()[1:]:
+                p.kill()
+
     def kill(self) -> None:
         """Kill the whole tree and reap it, so no process of the jail's uid outlives this call.
 

@@ -108,6 +108,10 @@ class Session(Protocol):
 
     def close(self) -> None: ...
 
+    def abort(self) -> None:
+        """Kill the prover now, from any thread; the check in progress raises ProverCrashed."""
+        ...
+
 
 @runtime_checkable
 class Backend(Protocol):

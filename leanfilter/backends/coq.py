@@ -25,7 +25,7 @@ import secrets
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
@@ -61,6 +61,9 @@ class CoqSettings(BaseModel):
     timeout: float = Field(default=60.0, description="seconds per proof")
     start_timeout: float = Field(default=120.0, description="seconds to start and load the header")
     audit_batch: int = Field(default=32, ge=1, description="accepted proofs audited per query")
+    audit_delay_s: float = Field(
+        default=2.0, description="longest an accepted proof waits for its audit before a new check"
+    )
 
 
 class Signature(BaseModel):
@@ -184,6 +187,7 @@ class _Accepted:
     request: CheckRequest
     result: RawResult
     term: str  # the constant whose assumptions are its audit
+    since: float = field(default_factory=time.monotonic)
 
 
 class CoqSession:
@@ -198,7 +202,10 @@ class CoqSession:
     # -- the Session protocol ------------------------------------------------------------
 
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
-        outcomes = [] if request.batch_audit else self.flush(timeout)
+        overdue = self._accepted and (
+            time.monotonic() - self._accepted[0].since > self._settings.audit_delay_s
+        )
+        outcomes = self.flush(timeout) if overdue or not request.batch_audit else []
         deadline = time.monotonic() + timeout
         result = self._check_one(request, deadline)
         self.checks += 1
@@ -246,6 +253,9 @@ class CoqSession:
 
     def close(self) -> None:
         self._proc.kill()
+
+    def abort(self) -> None:
+        self._proc.abort()
 
     # -- one candidate -------------------------------------------------------------------
 

@@ -122,6 +122,11 @@ class LeanFileSession:
         if self._live is not None:
             self._live.kill()
 
+    def abort(self) -> None:
+        live = self._live
+        if live is not None:
+            live.abort()
+
     def _run(self, text: str, deadline: float) -> list[dict[str, object]]:
         process = JailedProcess(self._argv, self._sandbox, self._slot, merge_stderr=False)
         self._live = process

@@ -138,6 +138,9 @@ class LeanReplSession:
     def close(self) -> None:
         self._process.kill()
 
+    def abort(self) -> None:
+        self._process.abort()
+
     def _reference(self, statement: str, deadline: float) -> _Reference:
         known = self._references.get(statement)
         if known is not None:

@@ -1,0 +1,3 @@
+from leanfilter.cli import main
+
+main()
