@@ -1,5 +1,5 @@
 """Evaluation of a run: unbiased pass@k, precision and coverage with bootstrap intervals, paired
-comparison of two runs, and difficulty buckets.
+comparison of two runs, difficulty buckets, and a summary of the diversity of its proofs.
 
 A run is reduced to, per problem, how many samples got an answer and how many of those were proved.
 Samples whose verdict is `error` carry no answer; they are counted apart and left out of n, so a

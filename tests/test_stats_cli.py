@@ -214,6 +214,12 @@ def test_bad_options_are_explained(tmp_path, args, message):
     assert code != 0 and message in output
 
 
+def test_a_run_given_twice_is_refused(tmp_path):
+    run = write_run(tmp_path / "r.jsonl", {"x": [P, F]})
+    code, output = stats(str(run), str(run))
+    assert code != 0 and "given twice" in output
+
+
 def test_a_line_that_is_no_verdict_names_its_file_and_line(tmp_path):
     run = tmp_path / "broken.jsonl"
     run.write_text('{"name": "x", "status": "proved"}\n{"name": "x", "status": "maybe"}\n')

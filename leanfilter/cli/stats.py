@@ -1,4 +1,4 @@
-"""`leanfilter stats`: precision, coverage, difficulty and the Pareto plot of finished runs."""
+"""`leanfilter stats`: precision, coverage, difficulty, diversity and the Pareto plot of runs."""
 
 from __future__ import annotations
 
@@ -161,6 +161,8 @@ def _load(
         raise click.ClickException(str(e)) from e
     if not runs:
         raise click.ClickException("no run found in " + ", ".join(map(str, sources)))
+    if len({run.tally.label for run in runs}) < len(runs):
+        raise click.ClickException("a source is given twice: every run must have its own label")
     if len(verdict_files) < len(sources):
         click.echo(_DATABASE_COUNTS, err=True)
     return runs
