@@ -102,12 +102,12 @@ class MemoryCache:
             if verdict is None:
                 return None
             self._entries.move_to_end(key)
-        return verdict.model_copy(update={"cached": True}, deep=True)
+        return _detached(verdict, cached=True)
 
     def put(self, key: str, verdict: Verdict) -> None:
         if not is_cacheable(verdict):
             return
-        stored = verdict.model_copy(update={"cached": False, "key": key}, deep=True)
+        stored = _detached(verdict, cached=False, key=key)
         with self._lock:
             self._entries[key] = stored
             self._entries.move_to_end(key)
@@ -116,3 +116,12 @@ class MemoryCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _detached(verdict: Verdict, **changes: object) -> Verdict:
+    """A copy whose lists the caller may change freely: stored entries stay as they were put.
+    (Messages themselves are frozen; a deep copy would cost five times as much.)"""
+    lists = {"messages": list(verdict.messages)}
+    if verdict.axioms is not None:
+        lists["axioms"] = list(verdict.axioms)
+    return verdict.model_copy(update={**lists, **changes})

@@ -1,5 +1,8 @@
 """The proof database: every verdict, durable as soon as it is recorded, and the queries on them.
 
+(Durable on return means committed, and with `fsync` on disk. Records of verdicts that were
+themselves cache hits are the one exception: they are committed in batches, see `record`.)
+
 One SQLite file (WAL mode, through sqlite-utils) that any number of threads and processes may
 write at once: writers take the write lock up front (`BEGIN IMMEDIATE`) and wait for each other
 (busy timeout), so they neither lose rows nor deadlock. Tables:
@@ -52,6 +55,8 @@ from leanfilter.records import (
 APPLICATION_ID = 0x4C464442  # "LFDB"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 120.0
+DEFERRED_MAX = 256  # cache-hit records that may wait for the next commit
+_Rows = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]  # problem, candidate, verdict
 _SAMPLER_COLUMNS = ("model", "temperature", "logp_policy", "logp_base", "step")
 _CACHEABLE_SQL = ", ".join(f"'{s.value}'" for s in sorted(CACHEABLE, key=lambda s: s.value))
 
@@ -136,6 +141,7 @@ class ProofDB:
         """
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._deferred: list[_Rows] = []
         try:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -296,8 +302,10 @@ class ProofDB:
         return run
 
     def end_run(self, run_id: str) -> None:
-        with self._lock, self._diagnosed(), self._write():
-            self._db.execute("UPDATE runs SET ended = ? WHERE id = ?", [time.time(), run_id])
+        with self._lock:
+            self._flush()
+            with self._diagnosed(), self._write():
+                self._db.execute("UPDATE runs SET ended = ? WHERE id = ?", [time.time(), run_id])
 
     def runs(self) -> list[RunInfo]:
         with self._lock, self._diagnosed():
@@ -332,8 +340,19 @@ class ProofDB:
         *,
         used_constants: list[str] | None = None,
     ) -> None:
-        """Store one verdict; durable when this returns. Thread-safe."""
-        self.record_many([(candidate, verdict, used_constants)], run_id)
+        """Store one verdict; durable when this returns. Thread-safe.
+
+        Except a verdict that is itself a cache hit: losing it costs nothing (a rerun answers it
+        again from the cache at once), so it waits, up to DEFERRED_MAX of them, for the next
+        commit (a fresh verdict, a query, `end_run`, `close`). A rerun of known input then
+        costs look-ups, not one disk sync per line.
+        """
+        row = _rows(candidate, verdict, used_constants, run_id)
+        with self._lock:
+            if verdict.cached and len(self._deferred) < DEFERRED_MAX:
+                self._deferred.append(row)
+                return
+            self._commit([row])
 
     def record_many(
         self,
@@ -341,25 +360,34 @@ class ProofDB:
         run_id: str | None = None,
     ) -> int:
         """Store many verdicts in one transaction (imports); returns how many were new."""
-        rows = [_rows(c, v, used) for c, v, used in results]
-        now = time.time()
+        rows = [_rows(c, v, used, run_id) for c, v, used in results]
+        with self._lock:
+            return self._commit(rows)
+
+    def _commit(self, rows: list[_Rows]) -> int:
+        """Write `rows` and the deferred ones in one transaction; the caller holds the lock."""
+        rows = [*self._deferred, *rows]
         added = 0
-        with self._lock, self._diagnosed(), self._write():
+        with self._diagnosed(), self._write():
             conn = self._db.conn
             for problem, candidate, verdict in rows:
                 conn.execute(_insert_sql("problems", problem, "OR IGNORE"), list(problem.values()))
-                candidate["created"] = now
                 conn.execute(
                     _insert_sql("candidates", candidate, "OR IGNORE"), list(candidate.values())
                 )
-                verdict.update(run_id=run_id or "", created=now)
                 added += conn.execute(
                     _insert_sql("verdicts", verdict, "OR IGNORE"), list(verdict.values())
                 ).rowcount
                 conn.execute(
                     "DELETE FROM verdicts WHERE key = ? AND candidate_id = ''", [verdict["key"]]
                 )
+        self._deferred = []
         return added
+
+    def _flush(self) -> None:
+        """Commit deferred rows before a query reads, or the database closes; holds the lock."""
+        if self._deferred:
+            self._commit([])
 
     # -- the cache ---------------------------------------------------------------------------
 
@@ -370,7 +398,7 @@ class ProofDB:
                 " ORDER BY id LIMIT 1",
                 [key],
             )
-        return _verdict(rows[0]).model_copy(update={"cached": True}) if rows else None
+        return _verdict({**rows[0], "cached": True}) if rows else None
 
     def put(self, key: str, verdict: Verdict) -> None:
         """A cache entry with no candidate; `record` of the same key later replaces it."""
@@ -407,6 +435,7 @@ class ProofDB:
             GROUP BY p.id ORDER BY p.name, p.backend
         """
         with self._lock, self._diagnosed():
+            self._flush()
             rows = self._query(sql, {"run": run_id})
         return [ProblemStats(**row) for row in rows]
 
@@ -426,6 +455,7 @@ class ProofDB:
             ORDER BY candidates DESC, proof
         """
         with self._lock, self._diagnosed():
+            self._flush()
             rows = self._query(sql, [problem])
         return [AcceptedProof(**row) for row in rows]
 
@@ -454,6 +484,7 @@ class ProofDB:
         after = 0
         while True:
             with self._lock, self._diagnosed():
+                self._flush()
                 page = self._query(sql, {"run": run_id, "after": after})
             yield from (_stored_result(row) for row in page)
             if len(page) < 1000:
@@ -468,6 +499,7 @@ class ProofDB:
 
     def close(self) -> None:
         with self._lock:
+            self._flush()
             self._db.close()
 
     def __enter__(self) -> ProofDB:
@@ -478,8 +510,10 @@ class ProofDB:
 
 
 def _rows(
-    candidate: Candidate, verdict: Verdict, used_constants: list[str] | None
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    candidate: Candidate, verdict: Verdict, used_constants: list[str] | None, run_id: str | None
+) -> _Rows:
+    """The problem, candidate and verdict rows of one result."""
+    now = time.time()
     problem = {
         "id": problem_id(candidate),
         "name": candidate.name,
@@ -497,6 +531,7 @@ def _rows(
         **{c: getattr(sampler, c) for c in _SAMPLER_COLUMNS},
         "sampler_run_id": sampler.run_id,
         "sampler": candidate.sampler.model_dump_json() if candidate.sampler else None,
+        "created": now,
     }
     key = verdict.key
     if key is None and verdict.toolchain and verdict.policy_version:
@@ -508,6 +543,8 @@ def _rows(
         **_verdict_columns(verdict),
         "key": key or "",
         "used_constants": None if used_constants is None else json.dumps(used_constants),
+        "run_id": run_id or "",
+        "created": now,
     }
     return problem, candidate_row, verdict_row
 

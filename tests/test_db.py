@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from leanfilter.cache import VerdictCache, candidate_key
 from leanfilter.db import (
+    DEFERRED_MAX,
     SCHEMA_VERSION,
     DamagedProofDB,
     NotAProofDB,
@@ -372,3 +373,32 @@ def test_an_empty_file_becomes_a_database(tmp_path):
         db.record(c, verdict_for(c))
     with ProofDB(path) as db:
         assert db.solved() == ["t"]
+
+
+def _rows_seen_by_another_connection(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_cache_hit_records_wait_for_the_next_commit(tmp_path):
+    path = tmp_path / "proofs.db"
+    db = ProofDB(path)
+    hits = [candidate(f"exact {i}.") for i in range(DEFERRED_MAX + 11)]
+    for c in hits[:10]:
+        db.record(c, verdict_for(c).model_copy(update={"cached": True}), "rerun")
+    assert _rows_seen_by_another_connection(path) == 0
+    fresh = candidate("intros n. lia.")
+    db.record(fresh, verdict_for(fresh), "rerun")  # a fresh verdict commits them all
+    assert _rows_seen_by_another_connection(path) == 11
+    for c in hits[10:]:
+        db.record(c, verdict_for(c).model_copy(update={"cached": True}), "rerun")
+    assert _rows_seen_by_another_connection(path) == 11 + DEFERRED_MAX + 1  # no more may wait
+    late = [candidate(f"exact late {i}.") for i in range(2)]
+    db.record(late[0], verdict_for(late[0]).model_copy(update={"cached": True}), "rerun")
+    assert len(list(db.results(run_id="rerun"))) == 11 + DEFERRED_MAX + 2  # queries commit first
+    db.record(late[1], verdict_for(late[1]).model_copy(update={"cached": True}), "rerun")
+    db.close()
+    assert _rows_seen_by_another_connection(path) == 11 + DEFERRED_MAX + 3
