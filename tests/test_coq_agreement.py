@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from coq_reference import coqc_accepts, coqc_file
 
 from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.inputs import candidate_from_record, load_problems
 from leanfilter.pool import PoolConfig
 from leanfilter.records import Status
-from tests.coq_reference import coqc_accepts, coqc_file
 
 pytestmark = [pytest.mark.coq, pytest.mark.slow]
 
