@@ -4,16 +4,15 @@
    verdicts, and the cost of computing the key itself (normalizing a Coq proof, hashing).
 2. Inserts: verdicts recorded per second, one durable commit each (fsync on, the default, and
    off), from 4 threads at once, and in batches (imports).
-3. `leanfilter verify --db` on miniF2F-rocq Coq candidates, then the same command again on the
-   same database: the rerun's time as a ratio of the first run's (whole process, and the time the
-   run itself reports, which leaves out Python's start-up).
+3. `leanfilter verify --db` on the example Coq candidates (examples/minif2f_rocq), then the same
+   command again on the same database: the rerun's time as a ratio of the first run's (whole
+   process, and the time the run itself reports, which leaves out Python's start-up).
 
 Run: python3 benchmarks/cache_db.py [N]   (N verdicts for parts 1 and 2; default 20000)
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -26,12 +25,10 @@ from pathlib import Path
 
 from leanfilter.cache import MemoryCache, cache_key, candidate_key
 from leanfilter.db import ProofDB
-from leanfilter.inputs import problem_from_record
 from leanfilter.records import BackendName, Candidate, Message, Severity, Status, Verdict
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("LEANFILTER_DATA", REPO.parent / "shared" / "data"))
-REALS = "Require Import Reals.\nOpen Scope R_scope.\n"
+EXAMPLES = REPO / "examples" / "minif2f_rocq"
 
 
 def candidate(i: int) -> Candidate:
@@ -124,27 +121,10 @@ def inserts(n: int, folder: Path) -> None:
 
 
 def rerun(folder: Path) -> None:
-    source = DATA / "minif2f_rocq" / "minif2f_rocq.jsonl"
-    if not source.exists():
-        print(f"verify --db rerun: skipped, no data at {source} (set LEANFILTER_DATA)")
-        return
-    names = []
-    for line in source.read_text().splitlines():
-        record = json.loads(line)
-        if record["stdlib_only"]:
-            try:
-                problem = problem_from_record(record)
-            except ValueError:
-                continue
-            if problem.header == REALS:
-                names.append(problem.name)
-    lines = [{"name": n, "proof": p} for n in names[:80] for p in ("intros; lra.", "intros; auto.")]
-    candidates = folder / "candidates.jsonl"
-    candidates.write_text("".join(json.dumps(line) + "\n" for line in lines))
     command = [
         sys.executable, "-c", "from leanfilter.cli import main; main()", "verify",
-        str(candidates), "--problems", str(source), "--db", str(folder / "verify.db"),
-        "-o", os.devnull, "--workers", "2", "--no-progress",
+        str(EXAMPLES / "candidates.jsonl"), "--problems", str(EXAMPLES / "problems.jsonl"),
+        "--db", str(folder / "verify.db"), "-o", os.devnull, "--workers", "2", "--no-progress",
     ]  # fmt: skip
     times = []
     for _ in ("first", "rerun"):
@@ -154,7 +134,7 @@ def rerun(folder: Path) -> None:
         reported = float(re.search(r"candidates in ([\d.]+) s", done.stderr).group(1))
         times.append((wall, reported, done.stderr.strip().splitlines()[-1]))
     (first_wall, first_run, first_line), (again_wall, again_run, again_line) = times
-    print(f"verify --db, {len(lines)} Coq candidates (miniF2F-rocq, Reals), 2 workers:")
+    print("verify --db on examples/minif2f_rocq (Coq), 2 workers, then the same command again:")
     print(f"  first run: {first_wall:6.2f} s process, {first_run:6.2f} s run   [{first_line}]")
     print(f"  rerun:     {again_wall:6.2f} s process, {again_run:6.2f} s run   [{again_line}]")
     print(

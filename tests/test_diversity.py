@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
-from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -25,8 +23,6 @@ from leanfilter.normalize import normalize_proof
 from leanfilter.records import BackendName
 
 COQ, LEAN = BackendName.COQ, BackendName.LEAN
-DATA = Path(os.environ.get("LEANFILTER_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
-FEW_SHOT = DATA / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
 
 
 def coq(proof: str, statement: str | None = None, problem: str = "p") -> ProofRecord:
@@ -97,8 +93,9 @@ def test_coq_premises_leave_out_locals_and_named_arguments():
     assert found == Counter({"Nat.le_trans": 1, "le_n": 1, "Nat.add_comm": 1})
 
 
-def test_lean_tactics_and_premises_of_a_real_proof():
-    records = {json.loads(line)["name"]: json.loads(line) for line in _few_shot_lines()}
+def test_lean_tactics_and_premises_of_a_real_proof(shared_data):
+    few_shot = shared_data / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
+    records = {json.loads(line)["name"]: json.loads(line) for line in few_shot.open()}
     row = records["mathd_algebra_116"]
     record = lean(row["formal_proof"], row["formal_statement"])
     assert tactics(record) == Counter({"rw": 6, "norm_num": 1, "ring": 1, "linarith": 1})
@@ -193,9 +190,3 @@ def test_the_graph_counts_distinct_proofs_and_their_uses(tmp_path):
     assert again.nodes["tactic:lia"]["kind"] == "tactic"
     assert again.edges["problem:a", next(iter(graph["problem:b"]))]["weight"] == 2
     assert diversity_table(again) == table
-
-
-def _few_shot_lines() -> list[str]:
-    if not FEW_SHOT.exists():
-        pytest.skip(f"shared data not found at {FEW_SHOT} (set LEANFILTER_DATA)")
-    return FEW_SHOT.read_text().splitlines()
