@@ -241,12 +241,23 @@ class ProofDB:
                 "peak_rss_mb": float,
                 "cached": int,
                 "used_constants": str,
+                "sample": int,
                 "created": float,
             },
             pk="id",
             not_null={"candidate_id", "run_id", "key", "status"},
         )
-        db["verdicts"].create_index(["candidate_id", "run_id", "key"], unique=True)
+        # A sample (an input line) has one verdict per run, however often its text repeats:
+        # pass@k counts samples. Rows without a sample (imports, cache entries) are unique by
+        # candidate and key instead.
+        db.execute(
+            "CREATE UNIQUE INDEX idx_verdicts_sample ON verdicts (run_id, sample)"
+            " WHERE sample IS NOT NULL"
+        )
+        db.execute(
+            "CREATE UNIQUE INDEX idx_verdicts_candidate_run_key"
+            " ON verdicts (candidate_id, run_id, key) WHERE sample IS NULL"
+        )
         db["verdicts"].create_index(["key"])
         db["verdicts"].create_index(["run_id", "status"])
         db["candidates"].create_index(["problem_id"])
@@ -338,16 +349,20 @@ class ProofDB:
         verdict: Verdict,
         run_id: str | None = None,
         *,
+        sample: int | None = None,
         used_constants: list[str] | None = None,
     ) -> None:
         """Store one verdict; durable when this returns. Thread-safe.
+
+        `sample` numbers the candidate within its run (the input line): a text that occurs on
+        two lines is two samples, as pass@k needs.
 
         Except a verdict that is itself a cache hit: losing it costs nothing (a rerun answers it
         again from the cache at once), so it waits, up to DEFERRED_MAX of them, for the next
         commit (a fresh verdict, a query, `end_run`, `close`). A rerun of known input then
         costs look-ups, not one disk sync per line.
         """
-        row = _rows(candidate, verdict, used_constants, run_id)
+        row = _rows(candidate, verdict, used_constants, run_id, sample)
         with self._lock:
             if verdict.cached and len(self._deferred) < DEFERRED_MAX:
                 self._deferred.append(row)
@@ -360,7 +375,7 @@ class ProofDB:
         run_id: str | None = None,
     ) -> int:
         """Store many verdicts in one transaction (imports); returns how many were new."""
-        rows = [_rows(c, v, used, run_id) for c, v, used in results]
+        rows = [_rows(c, v, used, run_id, None) for c, v, used in results]
         with self._lock:
             return self._commit(rows)
 
@@ -417,20 +432,22 @@ class ProofDB:
     # -- queries -----------------------------------------------------------------------------
 
     def problem_stats(self, run_id: str | None = None) -> list[ProblemStats]:
-        """Per problem: candidates and how their latest verdict (in `run_id`, if given) went."""
+        """Per problem: how the latest verdicts went. Within a run every sample counts, repeats
+        included; across runs each distinct candidate counts once."""
         statuses = ", ".join(f"SUM(v.status = '{s.value}') AS {s.value}" for s in Status)
+        unit = "COALESCE(sample, 'c' || candidate_id)" if run_id else "candidate_id"
         sql = f"""
             WITH latest AS (
-                SELECT candidate_id, MAX(id) AS verdict_id FROM verdicts
+                SELECT MAX(id) AS verdict_id FROM verdicts
                 WHERE candidate_id != '' {"AND run_id = :run" if run_id else ""}
-                GROUP BY candidate_id
+                GROUP BY {unit}
             )
             SELECT p.name, p.backend, COUNT(*) AS candidates, {statuses},
                 COUNT(DISTINCT CASE WHEN v.status = 'proved' THEN c.proof_hash END)
                     AS distinct_proofs
             FROM latest
             JOIN verdicts v ON v.id = latest.verdict_id
-            JOIN candidates c ON c.id = latest.candidate_id
+            JOIN candidates c ON c.id = v.candidate_id
             JOIN problems p ON p.id = c.problem_id
             GROUP BY p.id ORDER BY p.name, p.backend
         """
@@ -510,7 +527,11 @@ class ProofDB:
 
 
 def _rows(
-    candidate: Candidate, verdict: Verdict, used_constants: list[str] | None, run_id: str | None
+    candidate: Candidate,
+    verdict: Verdict,
+    used_constants: list[str] | None,
+    run_id: str | None,
+    sample: int | None,
 ) -> _Rows:
     """The problem, candidate and verdict rows of one result."""
     now = time.time()
@@ -544,6 +565,7 @@ def _rows(
         "key": key or "",
         "used_constants": None if used_constants is None else json.dumps(used_constants),
         "run_id": run_id or "",
+        "sample": sample,
         "created": now,
     }
     return problem, candidate_row, verdict_row

@@ -8,6 +8,7 @@ in flight share one check. Verdicts come back in input order.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,7 +38,9 @@ from leanfilter.records import BackendName, Candidate, Status, Verdict
 class Recorder(Protocol):
     """Where verdicts go as they are made (the proof database is one)."""
 
-    def record(self, candidate: Candidate, verdict: Verdict, run_id: str | None) -> None: ...
+    def record(
+        self, candidate: Candidate, verdict: Verdict, run_id: str | None, *, sample: int | None
+    ) -> None: ...
 
 
 class VerifierConfig(BaseModel):
@@ -65,6 +68,7 @@ class Verifier:
         self._backends: dict[BackendName, Backend] = dict(backends or {})
         self._pools: dict[BackendName, ProverPool] = {}
         self._inflight: dict[str, Future[Verdict]] = {}
+        self._samples = itertools.count(1)
         self._lock = threading.Lock()
 
     def verify(self, candidates: Iterable[Candidate]) -> Iterator[Verdict]:
@@ -74,7 +78,13 @@ class Verifier:
     def verify_all(self, candidates: Iterable[Candidate]) -> list[Verdict]:
         return list(self.verify(candidates))
 
-    def submit(self, candidate: Candidate) -> Future[Verdict]:
+    def submit(self, candidate: Candidate, sample: int | None = None) -> Future[Verdict]:
+        """The candidate's verdict, recorded as soon as it exists. `sample` numbers it within
+        the run (the CLI passes the input line); by default, in order of submission."""
+        sample = next(self._samples) if sample is None else sample
+        return _chain(self._answer(candidate), lambda v: self._record(candidate, v, sample))
+
+    def _answer(self, candidate: Candidate) -> Future[Verdict]:
         try:
             backend = self._backend(candidate.backend)
             toolchain = backend.toolchain()
@@ -86,7 +96,7 @@ class Verifier:
                 return _chain(self._inflight[key], lambda v: v.model_copy(update={"cached": True}))
             hit = self.cache.get(key)
             if hit is not None:
-                return done(self._record(candidate, hit))
+                return done(hit)
             future: Future[Verdict] = Future()
             self._inflight[key] = future
         base = {"key": key, "toolchain": toolchain}
@@ -192,14 +202,13 @@ class Verifier:
         self, candidate: Candidate, key: str, future: Future[Verdict], verdict: Verdict
     ) -> None:
         self.cache.put(key, verdict)  # the cache keeps only answers that another try cannot change
-        self._record(candidate, verdict)
         with self._lock:
             self._inflight.pop(key, None)
         future.set_result(verdict)
 
-    def _record(self, candidate: Candidate, verdict: Verdict) -> Verdict:
+    def _record(self, candidate: Candidate, verdict: Verdict, sample: int) -> Verdict:
         if self.recorder is not None:
-            self.recorder.record(candidate, verdict, self.run_id)
+            self.recorder.record(candidate, verdict, self.run_id, sample=sample)
         return verdict
 
 

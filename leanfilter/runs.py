@@ -71,11 +71,8 @@ def verdict_file_run(
 
 
 def database_runs(path: Path, label: str) -> list[LoadedRun]:
-    """One run per run id that has verdicts, labelled `LABEL:ID` with the id's first characters.
-
-    The database keeps one row per distinct candidate (its text and sampler metadata), so a
-    sample repeated verbatim within a run counts once here.
-    """
+    """One run per run id that has verdicts, labelled `LABEL:ID` with the id's first characters;
+    every sample of the run counts, a text repeated on several input lines included."""
     runs = []
     with ProofDB(path) as db:
         for run in db.runs():

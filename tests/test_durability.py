@@ -88,9 +88,9 @@ def _by_line(path: Path) -> dict[int, dict]:
     return verdicts
 
 
-def _input_candidates(workload: dict[str, Path]) -> list:
+def _input_candidates(workload: dict[str, Path]) -> dict:
     problems = load_problems(workload["problems"])
-    return [c for _, c in read_candidates(workload["candidates"], problems)]
+    return dict(read_candidates(workload["candidates"], problems))
 
 
 def _read(db: Path, sql: str, params: list[str] | None = None) -> list[tuple]:
@@ -102,10 +102,11 @@ def _read(db: Path, sql: str, params: list[str] | None = None) -> list[tuple]:
         conn.close()
 
 
-def _assert_run_is_complete(db: Path, run_id: str, candidates: list) -> None:
-    """The run holds exactly one verdict for each distinct candidate of its input."""
-    rows = _read(db, "SELECT candidate_id FROM verdicts WHERE run_id = ?", [run_id])
-    assert sorted(r[0] for r in rows) == sorted({candidate_id(c) for c in candidates})
+def _assert_run_is_complete(db: Path, run_id: str, candidates: dict) -> None:
+    """The run holds exactly one verdict for each input line: its sample number is the line,
+    and its candidate is that line's, repeated texts included."""
+    rows = _read(db, "SELECT sample, candidate_id FROM verdicts WHERE run_id = ?", [run_id])
+    assert sorted(rows) == sorted((line, candidate_id(c)) for line, c in candidates.items())
 
 
 def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_answers(workload, tmp_path):
@@ -180,8 +181,8 @@ def test_two_runs_write_one_database_at_once(workload, tmp_path):
         everything = {r.candidate_id for r in store.results()}
     for run in runs:
         source = tmp_path / ("first.jsonl" if "first.jsonl" in run.command else "second.jsonl")
-        _assert_run_is_complete(db, run.id, [c for _, c in read_candidates(source, problems)])
-    assert everything == {candidate_id(c) for c in _input_candidates(workload)}
+        _assert_run_is_complete(db, run.id, dict(read_candidates(source, problems)))
+    assert everything == {candidate_id(c) for c in _input_candidates(workload).values()}
 
 
 @pytest.mark.parametrize("kind", ["text", "foreign sqlite", "damaged"])
@@ -228,11 +229,6 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a candidate whose key is already in flight gets its verdict but is never "
-    "recorded (Verifier.submit returns the shared future without calling the recorder)",
-)
 def test_every_line_is_recorded_when_its_twin_is_in_flight(tmp_path):
     header = "Require Import Lia."
     proofs = ["intros n. lia.", "intros n.  lia.", "intros n.\n  lia."]  # one key, three texts
@@ -252,4 +248,4 @@ def test_every_line_is_recorded_when_its_twin_is_in_flight(tmp_path):
     assert done.returncode == 0, done.stderr
     with ProofDB(db) as store:
         (run,) = store.runs()
-    _assert_run_is_complete(db, run.id, [c for _, c in read_candidates(candidates)])
+    _assert_run_is_complete(db, run.id, dict(read_candidates(candidates)))

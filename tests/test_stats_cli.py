@@ -140,12 +140,15 @@ def test_each_run_of_a_proof_database_is_a_run(tmp_path):
             ("second", {"x": [P, P, P, P], "y": [P, F]}),
         ):
             run = db.start_run(command, {})
+            sample = 0
             for name, statuses in outcomes.items():
                 for script, status in zip(SCRIPTS, statuses, strict=False):
                     candidate = Candidate(
                         name=name, backend=BackendName.COQ, statement=STATEMENT, proof=script
                     )
-                    db.record(candidate, Verdict(name=name, status=Status(status)), run.id)
+                    sample += 1
+                    verdict = Verdict(name=name, status=Status(status))
+                    db.record(candidate, verdict, run.id, sample=sample)
             db.end_run(run.id)
         first, second = (run.id[:8] for run in db.runs())
     code, output = stats(str(path), "--k", "1,2")
@@ -159,7 +162,22 @@ def test_each_run_of_a_proof_database_is_a_run(tmp_path):
     assert "2 distinct over 1 problems" in output
     assert "tactics   Shannon 1.040  Simpson 0.625" in output
     assert "5 distinct over 2 problems" in output  # second run: 4 for x, 1 for y
-    assert "counts a candidate repeated verbatim in a run once" in output
+
+
+def test_a_sample_repeated_verbatim_counts_every_time_in_a_database(tmp_path):
+    path = tmp_path / "proofs.db"
+    proved = Candidate(name="x", backend=BackendName.COQ, statement=STATEMENT, proof=SCRIPTS[0])
+    failed = Candidate(name="x", backend=BackendName.COQ, statement=STATEMENT, proof=SCRIPTS[2])
+    with ProofDB(path) as db:
+        run = db.start_run("repeats", {})
+        for sample, candidate in enumerate([proved, proved, proved, failed], start=1):
+            status = Status.PROVED if candidate is proved else Status.FAILED
+            db.record(candidate, Verdict(name="x", status=status), run.id, sample=sample)
+        db.end_run(run.id)
+    code, output = stats(str(path), "--k", "1")
+    assert code == 0, output
+    assert "4 samples" in output
+    assert metric_row(output, f"proofs:{run.id[:8]}", 1)[0] == pytest.approx(0.75, abs=5e-4)
 
 
 def test_diversity_of_a_verdict_file_needs_its_input(tmp_path):

@@ -29,10 +29,6 @@ from leanfilter.runs import LoadedRun, is_sqlite, load_runs
 from leanfilter.verdict_files import VerdictFileError
 
 _SHOWN_NAMES = 8
-_DATABASE_COUNTS = (
-    "leanfilter: a proof database counts a candidate repeated verbatim in a run once, so its"
-    " pass@k is over distinct samples; a verdict file counts every sample"
-)
 
 
 def _parse_ks(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[int, ...]:
@@ -104,9 +100,7 @@ def stats(
     """Precision, coverage, difficulty and diversity of runs, compared with a reference run.
 
     SOURCES are verdict files (one run per `verify -o` file) or proof databases (one run per run
-    id). Samples whose verdict is `error` have no answer and are left out of every estimate. A
-    database keeps one row per distinct candidate (text and sampler metadata), so there a sample
-    repeated verbatim counts once; a verdict file counts every sample.
+    id). Samples whose verdict is `error` have no answer and are left out of every estimate.
     """
     loaded = _load(sources, candidates, problems)
     runs = [run.tally for run in loaded]
@@ -163,8 +157,6 @@ def _load(
         raise click.ClickException("no run found in " + ", ".join(map(str, sources)))
     if len({run.tally.label for run in runs}) < len(runs):
         raise click.ClickException("a source is given twice: every run must have its own label")
-    if len(verdict_files) < len(sources):
-        click.echo(_DATABASE_COUNTS, err=True)
     return runs
 
 

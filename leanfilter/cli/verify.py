@@ -161,7 +161,7 @@ def _verdicts(
             if isinstance(entry, InputError):
                 yield done(_input_error(entry))
             else:
-                yield verifier.submit(entry)
+                yield verifier.submit(entry, sample=line)
 
     for i, verdict in enumerate(in_order(futures(), verifier.config.window)):
         yield lines[i], verdict

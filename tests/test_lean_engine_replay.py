@@ -1,0 +1,68 @@
+"""The engine with the Lean REPL backend, wired to the REPL replay double (never to real Lean):
+the policy's verdicts from the prover-level answers, end to end through the pool."""
+
+from __future__ import annotations
+
+import pytest
+from lean_replay.world import (
+    EXISTS,
+    HEADER,
+    INTEGRITY,
+    PROVED,
+    REFERENCE,
+    ReplayWorld,
+    answer,
+    recorded,
+)
+
+from leanfilter.backends.lean_repl import LeanReplBackend
+from leanfilter.engine import Verifier, VerifierConfig
+from leanfilter.pool import PoolConfig
+from leanfilter.records import BackendName, Candidate, Status
+
+STATEMENT = "theorem foo : 1 + 1 = 2 := by"
+
+
+def verify(rules: list[dict], proof: str) -> Status:
+    backend = LeanReplBackend(ReplayWorld().repl_settings(rules))
+    config = VerifierConfig(pool=PoolConfig(workers=1), timeout=30)
+    candidate = Candidate(
+        name="foo",
+        backend=BackendName.LEAN,
+        header="import Mathlib\n",
+        statement=STATEMENT,
+        proof=proof,
+    )
+    with Verifier(config, backends={BackendName.LEAN: backend}) as verifier:
+        (verdict,) = verifier.verify_all([candidate])
+    return verdict
+
+
+def test_a_proof_that_passes_every_check_is_proved() -> None:
+    verdict = verify([HEADER, REFERENCE, EXISTS, INTEGRITY, PROVED], "\n  norm_num")
+    assert verdict.status is Status.PROVED
+    assert verdict.axioms == ["Classical.choice", "Quot.sound", "propext"]
+    assert verdict.toolchain and verdict.backend is BackendName.LEAN
+
+
+@pytest.mark.parametrize(
+    ("audit", "reason"),
+    [("axioms_sorry", "axiom.disallowed"), ("axioms_native", "axiom.disallowed")],
+)
+def test_an_axiom_outside_the_allowed_set_is_rejected(audit: str, reason: str) -> None:
+    exists = answer(r"\A#print axioms _root_\.(\S+)\Z", audit)
+    verdict = verify([HEADER, REFERENCE, exists, INTEGRITY, PROVED], "\n  norm_num")
+    assert verdict.status is not Status.PROVED
+    assert verdict.reason == reason
+
+
+def test_a_sorry_the_prover_reports_fails_even_if_the_text_hides_it() -> None:
+    sorry = recorded(r"\Atheorem foo", "tactic_sorry#0")
+    verdict = verify([HEADER, REFERENCE, EXISTS, INTEGRITY, sorry], "\n  exact?")
+    assert verdict.status is not Status.PROVED
+
+
+def test_a_type_that_is_not_the_statement_is_rejected() -> None:
+    mismatch = answer(r"theorem _root_\.(lf_chk_[0-9a-f]+) :", "integrity_mismatch")
+    verdict = verify([HEADER, REFERENCE, EXISTS, mismatch, PROVED], "\n  norm_num")
+    assert verdict.status is not Status.PROVED
