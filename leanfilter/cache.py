@@ -69,7 +69,9 @@ def candidate_key(candidate: Candidate, *, toolchain: str, policy_version: str) 
 
 
 def is_cacheable(verdict: Verdict) -> bool:
-    return verdict.status in CACHEABLE
+    """A verdict the same key always reproduces: not one that hit a time or memory limit,
+    since the limits are not in the key."""
+    return verdict.status in CACHEABLE and not (verdict.reason or "").startswith("resource.")
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ import pytest
 
 from leanfilter.backends.coq import CoqBackend, CoqSettings
 from leanfilter.engine import Verifier, VerifierConfig
+from leanfilter.policy import BasicPolicy, Policy
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Status
 from leanfilter.sandbox import SandboxConfig
@@ -28,10 +29,12 @@ def cand(proof: str, statement: str = COMM, header: str = ARITH, **kw: object) -
     )
 
 
-def verifier(workers: int = 1, timeout: float | None = None, **settings: object) -> Verifier:
+def verifier(
+    workers: int = 1, timeout: float | None = None, policy: Policy | None = None, **settings: object
+) -> Verifier:
     backend = CoqBackend(CoqSettings(**settings))
     config = VerifierConfig(pool=PoolConfig(workers=workers), timeout=timeout)
-    return Verifier(config, backends={BackendName.COQ: backend})
+    return Verifier(config, backends={BackendName.COQ: backend}, policy=policy)
 
 
 def test_correct_and_wrong_proofs() -> None:
@@ -128,11 +131,16 @@ def test_sessions_are_recycled_and_verdicts_do_not_change() -> None:
 
 def test_memory_exhaustion_fails_the_candidate_and_the_next_one_passes() -> None:
     bomb = "intros. assert (Nat.pow 2 28 = 0) by (vm_compute; reflexivity). lia."
-    with verifier(sandbox=SandboxConfig(memory_mb=1536, nproc=1)) as v:
+    # The basic policy lets the VM run: the point is what memory exhaustion does to the engine.
+    limits = SandboxConfig(memory_mb=1536, nproc=1)
+    with verifier(policy=BasicPolicy(), sandbox=limits) as v:
         blown, fine = v.verify_all([cand(bomb), cand("intros; lia.")])
+        (again,) = v.verify_all([cand(bomb)])
     assert blown.status is Status.FAILED
+    assert blown.reason == "resource.memory"
     assert "Out of memory" in blown.detail
     assert fine.status is Status.PROVED
+    assert not again.cached  # the memory limit is not in the cache key: checked again
 
 
 def test_identical_candidates_are_checked_once() -> None:

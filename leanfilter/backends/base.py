@@ -72,6 +72,9 @@ class RawResult(BaseModel):
         default=True, description="False when `axioms` is the union over a batch audited together"
     )
     sorries: int = 0
+    exhausted: str | None = Field(
+        default=None, description="a resource limit the check ran into, e.g. 'memory'"
+    )
     time_s: float = 0.0
     peak_rss_mb: float | None = None
 

@@ -37,7 +37,7 @@ from leanfilter.backends.base import (
     ProverUnavailable,
     RawResult,
 )
-from leanfilter.backends.coq_syntax import CoqLexError, sentences
+from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
 from leanfilter.sandbox import JailedProcess, SandboxConfig
 
@@ -116,13 +116,27 @@ def _top_level_colon(text: str) -> int | None:
 
 
 def _strip_proof(proof: str, statement: str) -> str:
-    """The tactic part of a proof: without a repeated statement, `Proof.` or a final `Qed.`."""
-    text = proof.strip()
-    if " ".join(text.split()).startswith(" ".join(statement.split())):
-        text = text[len(statement.strip()) :] if text.startswith(statement.strip()) else text
-    text = re.sub(r"^\s*Proof\s*\.(?=\s|$)", "", text)
-    text = re.sub(r"(?<![\w'])Qed\s*\.\s*$", "", text)
-    return text.strip()
+    """The tactic part of a proof: without a repeated statement, `Proof.` or a final `Qed.`,
+    found as Coq would split the text (comments and layout do not matter)."""
+    try:
+        parts = sentences(proof)
+    except CoqLexError:
+        return proof.strip()  # the session reports the lexical error
+    words = [_words(p.text) for p in parts]
+    first, last = 0, len(parts)
+    if words and words[0] == _words(statement):
+        first += 1
+    if first < last and words[first] == "Proof.":
+        first += 1
+    if first < last and words[last - 1] == "Qed.":
+        last -= 1
+    if first >= last:
+        return ""
+    return proof[parts[first].start : parts[last - 1].end].strip()
+
+
+def _words(sentence: str) -> str:
+    return re.sub(r" \.$", ".", " ".join(strip_comments(sentence).split()))
 
 
 def one_line(text: str) -> str:
@@ -281,9 +295,9 @@ class CoqSession:
         answer = self._roundtrip(body, deadline)
         messages = proto.messages(answer, request.body)
         result = RawResult(messages=messages, time_s=0.0, peak_rss_mb=self._proc.peak_rss_mb())
-        if any(_OOM in m.text for m in messages):
+        if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
             self._restart()
-            return self._finish(result, started)
+            return self._finish(result.model_copy(update={"exhausted": "memory"}), started)
         closed = not any(m.severity is Severity.ERROR for m in messages)
         if not closed or self._open:
             self._back_to(before, deadline)

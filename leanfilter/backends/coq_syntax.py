@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _BULLET_CHARS = "-+*"
+BLANKS = " \t\n\r"  # Coq's blanks; a no-break space or a form feed is not one
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def sentences(text: str) -> list[Sentence]:
             i = _skip_comment(text, i + 2)
             parts.append(" ")
             continue
-        if c.isspace():
+        if c in BLANKS:
             parts.append(c)
             i += 1
             continue
@@ -113,7 +114,7 @@ def sentences(text: str) -> list[Sentence]:
             continue
         parts.append(c)
         i += 1
-        if c == "." and (i == n or text[i].isspace()) and not text.startswith("..", i - 2):
+        if c == "." and (i == n or text[i] in BLANKS) and not text.startswith("..", i - 2):
             close(i)
     if start is not None and "".join(parts).strip():
         raise CoqLexError("the text ends inside a sentence (a missing final '.')")

@@ -48,6 +48,12 @@ class BasicPolicy:
 
     def judge(self, candidate: Candidate, raw: RawResult) -> Decision:
         errors = [m for m in raw.messages if m.severity is Severity.ERROR]
+        if raw.exhausted:
+            return Decision(
+                status=Status.FAILED,
+                reason=f"resource.{raw.exhausted}",
+                detail=f"ran out of {raw.exhausted}: {errors[0].text if errors else 'no message'}",
+            )
         if errors:
             return Decision(status=Status.FAILED, reason="prover.error", detail=errors[0].text)
         if raw.sorries or any(_SORRY_WARNING.search(m.text) for m in raw.messages):
