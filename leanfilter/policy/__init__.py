@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from leanfilter.policy.base import Decision, Policy
 from leanfilter.policy.basic import BasicPolicy
+from leanfilter.policy.config import PolicyConfig, load_policy_config
+from leanfilter.policy.strict import StrictPolicy
 
 
 def default_policy() -> Policy:
     return BasicPolicy()
 
 
-__all__ = ["BasicPolicy", "Decision", "Policy", "default_policy"]
+__all__ = [
+    "BasicPolicy",
+    "Decision",
+    "Policy",
+    "PolicyConfig",
+    "StrictPolicy",
+    "default_policy",
+    "load_policy_config",
+]

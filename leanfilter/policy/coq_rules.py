@@ -1,0 +1,275 @@
+"""Text rules for the untrusted part of a Coq candidate: a first line of defence only.
+
+In proof mode the engine writes `Theorem <name> : <statement>. Proof.` and the final `Qed.`, so
+the candidate's part may hold only tactic sentences: any vernacular command there (a capitalised
+first word, or an attribute) is refused, and the dangerous ones are named. A whole file may hold
+ordinary vernacular (Lemma, Definition, Fixpoint, Ltac, …) but not the commands that assume
+without proof, switch off kernel checks, undo checked state, act outside the proof, or change
+what the trusted statement means. Sentences come from `coq_syntax.sentences` (comments removed,
+strings understood); string contents are blanked and the rest Unicode-folded before any rule
+reads it. `Print Assumptions` and the integrity check inside Coq are what decide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from leanfilter.backends.coq_syntax import CoqLexError, Sentence, sentences
+from leanfilter.policy.findings import Finding
+from leanfilter.policy.unicode_fold import fold
+
+_IDENT = r"[A-Za-z_][\w']*"
+_NOT_BEFORE = r"(?<![\w'])"
+_NOT_AFTER = r"(?![\w'])"
+_GIVE_UP = re.compile(_NOT_BEFORE + r"(?:admit|give_up|Admitted|Admit\s+Obligations)" + _NOT_AFTER)
+_VM = re.compile(
+    _NOT_BEFORE
+    + r"(?:vm_compute|native_compute|vm_cast_no_check|native_cast_no_check)"
+    + _NOT_AFTER
+    + r"|<<?:"
+)
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+_ATTRIBUTE = re.compile(r"#\[[^\]]*\]\s*")
+_PREFIXES = re.compile(
+    r"(?:(?:Local|Global|Export|Polymorphic|Monomorphic|Cumulative|NonCumulative|Private"
+    r"|Program|Time|Fail|Succeed|Instructions|Timeout\s+\d+|Redirect\s+\"[^\"]*\")\s+)"
+)
+_GOAL_SELECTOR = re.compile(
+    r"^(?:all|par|!|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*|\[[^\]]*\])\s*:\s*"
+)
+
+_COMMANDS: dict[str, str] = {
+    **dict.fromkeys(("Admitted", "Admit"), "sorry"),
+    **dict.fromkeys(("Abort", "Reset", "Back", "BackTo", "Undo", "Restart"), "backtrack"),
+    **dict.fromkeys(
+        ("Axiom", "Axioms", "Parameter", "Parameters", "Conjecture", "Conjectures"), "axiom"
+    ),
+    **dict.fromkeys(("Register", "Primitive"), "unsafe_flag"),
+    **dict.fromkeys(
+        (
+            "Load",
+            "Redirect",
+            "Extraction",
+            "Extract",
+            "Recursive",
+            "Separate",
+            "Drop",
+            "Cd",
+            "Quit",
+            "Add",
+            "Remove",
+        ),
+        "side_effect",
+    ),
+    **dict.fromkeys(("Require", "From"), "require"),
+    **dict.fromkeys(("Qed", "Defined", "Save"), "close"),
+    **dict.fromkeys(("Notation", "Infix", "Reserved", "Bind", "Delimit", "Undelimit"), "notation"),
+}
+_SECTION_ASSUMPTIONS = frozenset({"Hypothesis", "Hypotheses", "Variable", "Variables", "Context"})
+_DECLARATIONS = frozenset(
+    {
+        "Theorem",
+        "Lemma",
+        "Fact",
+        "Remark",
+        "Corollary",
+        "Proposition",
+        "Property",
+        "Example",
+        "Definition",
+        "Fixpoint",
+        "CoFixpoint",
+        "Let",
+        "Inductive",
+        "CoInductive",
+        "Variant",
+        "Record",
+        "Structure",
+        "Class",
+        "Instance",
+        "Function",
+        "Axiom",
+        "Parameter",
+        "Conjecture",
+        "Hypothesis",
+        "Variable",
+        "Module",
+    }
+)
+# Names whose redefinition is the classic attack even when the statement does not spell them.
+_CORE_NAMES = frozenset({"False", "True", "not", "and", "or", "iff", "eq", "ex", "nat", "bool"})
+_BINDERS = re.compile(
+    rf"\(\s*({_IDENT}(?:\s+{_IDENT})*)\s*:|(?:forall|exists|fun)\s+({_IDENT}(?:\s+{_IDENT})*)"
+    rf"|let\s+({_IDENT})"
+)
+
+
+@dataclass(frozen=True)
+class _Command:
+    """A sentence taken apart: its attributes, its prefixes and its first words."""
+
+    attributes: str
+    prefixes: str
+    words: list[str]
+    body: str  # the text after attributes and prefixes
+
+    @property
+    def head(self) -> str:
+        return self.words[0] if self.words else ""
+
+
+def coq_findings(
+    untrusted: str,
+    *,
+    theorem: str,
+    statement: str | None,
+    whole_file: bool,
+    tactic_commands: frozenset[str],
+) -> list[Finding]:
+    try:
+        parts = sentences(untrusted)
+    except CoqLexError as e:
+        return [Finding(rule="unparsable", offset=0, excerpt=str(e))]
+    if whole_file:
+        found = list(_file_findings(parts, theorem, statement))
+    else:
+        found = list(_proof_findings(_tactic_part(parts, statement), tactic_commands))
+    return sorted(found, key=lambda f: f.offset)
+
+
+def _readable(sentence: Sentence) -> str:
+    """What rules read: string contents blanked, then folded."""
+    return fold(_STRING.sub(lambda m: '"' + " " * (len(m.group(0)) - 2) + '"', sentence.text)).text
+
+
+def _tactic_part(parts: list[Sentence], statement: str | None) -> list[Sentence]:
+    """Drop what the engine strips itself: a repeated statement, a leading `Proof.`, a final
+    `Qed.`. Everything else is the candidate's and must be tactics."""
+    if statement is not None and parts and _same(parts[0].text, statement):
+        parts = parts[1:]
+    if parts and _same(parts[0].text, "Proof."):
+        parts = parts[1:]
+    if parts and _same(parts[-1].text, "Qed."):
+        parts = parts[:-1]
+    return parts
+
+
+def _same(a: str, b: str) -> bool:
+    return a.split() == b.split()
+
+
+def _word_findings(sentence: Sentence, text: str, command: _Command) -> Iterator[Finding]:
+    for rule, pattern in (("sorry", _GIVE_UP), ("vm", _VM)):
+        for m in pattern.finditer(text):
+            if rule == "vm" and m.group(0).endswith(":") and command.head in ("Module", "Declare"):
+                continue  # `Module M <: T` checks a module type: no cast
+            yield Finding(rule=rule, offset=sentence.start, excerpt=_excerpt(sentence.text))
+
+
+def _proof_findings(parts: list[Sentence], tactic_commands: frozenset[str]) -> Iterator[Finding]:
+    for sentence in parts:
+        text = _GOAL_SELECTOR.sub("", _readable(sentence))
+        command = _parse(text)
+        yield from _word_findings(sentence, text, command)
+        is_command = bool(command.attributes or command.prefixes) or text[:1].isupper()
+        if is_command and command.head not in tactic_commands:
+            rule = _command_rule(command) or (
+                "axiom" if command.head in _SECTION_ASSUMPTIONS else "vernacular"
+            )
+            yield Finding(rule=rule, offset=sentence.start, excerpt=_excerpt(sentence.text))
+
+
+def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -> Iterator[Finding]:
+    protected = _statement_names(statement, theorem) | _CORE_NAMES
+    sections: list[str] = []  # "section", "module" or "module type", innermost last
+    declared = 0
+    for sentence in parts:
+        text = _readable(sentence)
+        command = _parse(text)
+        excerpt = _excerpt(sentence.text)
+        yield from _word_findings(sentence, text, command)
+        rule = _command_rule(command)
+        if rule is None and command.head in _SECTION_ASSUMPTIONS and "section" not in sections:
+            rule = "axiom"
+        if rule == "axiom" and sections[-1:] == ["module type"]:
+            rule = None  # a field of a module type's specification, not an assumption
+        if rule is not None and rule != "close":  # a file closes its own proofs
+            yield Finding(rule=rule, offset=sentence.start, excerpt=excerpt)
+        _track_scopes(command, sections)
+        name = _declared_name(command)
+        if name is None:
+            continue
+        if name == theorem:
+            declared += 1
+            if declared > 1 or sections:
+                yield Finding(rule="redeclare", offset=sentence.start, excerpt=excerpt)
+        elif name in protected:
+            yield Finding(rule="shadow", offset=sentence.start, excerpt=excerpt)
+
+
+def _parse(text: str) -> _Command:
+    attributes, prefixes, rest = "", "", text
+    while True:
+        if m := _ATTRIBUTE.match(rest):
+            attributes += m.group(0)
+        elif m := _PREFIXES.match(rest):
+            prefixes += m.group(0)
+        else:
+            break
+        rest = rest[m.end() :]
+    return _Command(attributes, prefixes, re.findall(_IDENT, rest)[:3], rest)
+
+
+def _command_rule(command: _Command) -> str | None:
+    if "bypass_check" in command.attributes:
+        return "unsafe_flag"
+    if "Redirect" in command.prefixes:
+        return "side_effect"
+    if command.head in ("Set", "Unset") and re.search(r"\bChecking\b", command.body):
+        return "unsafe_flag"
+    if command.head == "Declare":
+        return "side_effect" if command.words[1:2] == ["ML"] else "axiom"
+    if command.head in ("Number", "String", "Numeral") and command.words[1:2] == ["Notation"]:
+        return "notation"
+    return _COMMANDS.get(command.head)
+
+
+def _track_scopes(command: _Command, scopes: list[str]) -> None:
+    if command.head == "Section":
+        scopes.append("section")
+    elif command.head == "Module" and ":=" not in command.body:
+        scopes.append("module type" if command.words[1:2] == ["Type"] else "module")
+    elif command.head == "End" and scopes:
+        scopes.pop()
+
+
+def _declared_name(command: _Command) -> str | None:
+    words = command.words
+    if command.head not in _DECLARATIONS or len(words) < 2:
+        return None
+    if command.head == "Module" and words[1] == "Type":
+        return words[2] if len(words) > 2 else None
+    return words[1]
+
+
+def _statement_names(statement: str | None, theorem: str) -> frozenset[str]:
+    """Identifiers the trusted statement refers to (qualified ones split), minus its binders."""
+    if statement is None:
+        return frozenset()
+    try:
+        text = " ".join(s.text for s in sentences(statement))
+    except CoqLexError:
+        text = statement
+    text = fold(text).text
+    names = {part for ident in re.findall(rf"{_IDENT}(?:\.{_IDENT})*", text) for part in
+             ident.split(".")}  # fmt: skip
+    bound = {name for m in _BINDERS.finditer(text) for g in m.groups() if g for name in g.split()}
+    keywords = {"Theorem", "Lemma", "forall", "exists", "fun", "let", "in", "Type", "Prop", "Set"}
+    return frozenset(names - bound - keywords - {theorem})
+
+
+def _excerpt(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 80 else line[:77] + "..."
