@@ -107,47 +107,68 @@ def verify(
         if known:
             db.add_problems(known.values())
         run = db.start_run(" ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json"))
-    total = _count_lines(Path(input_path))
-    show = sys.stderr.isatty() if progress is None else progress
-    started = time.monotonic()
-    counts: Counter[Status] = Counter()
-    solved: set[str] = set()
-    names: set[str] = set()
-    cached = 0
-    missing_prover: str | None = None
     verifier = Verifier(
         config, backends=backends, cache=db, recorder=db, run_id=run.id if run else None
     )
-    with _open_output(output) as out, verifier:
-        entries = read_candidates(input_path, known, kind)
-        bar = tqdm(total=total, disable=not show, unit="proof", file=sys.stderr, dynamic_ncols=True)
-        try:
-            for line, verdict in _verdicts(verifier, entries):
+    tally = _Tally()
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(
+        total=_count_lines(Path(input_path)), disable=not show, unit="proof", file=sys.stderr
+    )
+    try:
+        with _open_output(output) as out, verifier:
+            for line, verdict in _verdicts(verifier, read_candidates(input_path, known, kind)):
                 out.write(json.dumps({"line": line, **verdict.model_dump(mode="json")}) + "\n")
                 out.flush()
-                counts[verdict.status] += 1
-                cached += verdict.cached
-                names.add(verdict.name)
-                if verdict.accepted:
-                    solved.add(verdict.name)
-                if verdict.reason == "prover.unavailable" and missing_prover is None:
-                    missing_prover = verdict.detail
-                    click.echo(f"leanfilter: {missing_prover}", err=True)
+                if tally.add(verdict):
+                    click.echo(f"leanfilter: {verdict.detail}", err=True)
                 bar.update()
-        except KeyboardInterrupt:
-            bar.close()
-            click.echo(
-                "leanfilter: interrupted; every verdict written so far is complete", err=True
-            )
-            _summary(counts, cached, solved, names, time.monotonic() - started)
-            sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("leanfilter: interrupted; every verdict written so far is complete", err=True)
+        sys.exit(130)
+    finally:
         bar.close()
-    if db is not None and run is not None:
-        db.end_run(run.id)
-        db.close()
-    _summary(counts, cached, solved, names, time.monotonic() - started)
-    if missing_prover:
+        if db is not None:
+            if run is not None:
+                db.end_run(run.id)
+            db.close()
+        click.echo(tally.summary(), err=True)
+    if tally.missing_prover:
         sys.exit(EXIT_PROVER_MISSING)
+
+
+class _Tally:
+    """What the closing summary says: counts per status, problems solved, throughput."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.counts: Counter[Status] = Counter()
+        self.cached = 0
+        self.names: set[str] = set()
+        self.solved: set[str] = set()
+        self.missing_prover = False
+
+    def add(self, verdict: Verdict) -> bool:
+        """Count it; True for the first verdict that says a prover is not installed."""
+        self.counts[verdict.status] += 1
+        self.cached += verdict.cached
+        if verdict.name:
+            self.names.add(verdict.name)
+        if verdict.accepted:
+            self.solved.add(verdict.name)
+        first_missing = verdict.reason == "prover.unavailable" and not self.missing_prover
+        self.missing_prover |= first_missing
+        return first_missing
+
+    def summary(self) -> str:
+        total = sum(self.counts.values())
+        seconds = time.monotonic() - self.started
+        parts = ", ".join(f"{s.value} {self.counts[s]}" for s in Status if self.counts[s])
+        return (
+            f"{total} candidates in {seconds:.1f} s ({total / max(seconds, 1e-9):.1f}/s): "
+            f"{parts or 'nothing'}; {self.cached} from cache; "
+            f"problems solved {len(self.solved)}/{len(self.names)}"
+        )
 
 
 def _verdicts(
@@ -173,19 +194,6 @@ def _input_error(error: InputError) -> Verdict:
         status=Status.ERROR,
         reason="input.invalid",
         detail=f"line {error.line}: {error.message}",
-    )
-
-
-def _summary(
-    counts: Counter[Status], cached: int, solved: set[str], names: set[str], seconds: float
-) -> None:
-    total = sum(counts.values())
-    parts = ", ".join(f"{s.value} {counts[s]}" for s in Status if counts[s])
-    rate = total / seconds if seconds > 0 else 0.0
-    click.echo(
-        f"{total} candidates in {seconds:.1f} s ({rate:.1f}/s): {parts or 'nothing'}; "
-        f"{cached} from cache; problems solved {len(solved)}/{len(names - {''})}",
-        err=True,
     )
 
 
