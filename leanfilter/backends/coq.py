@@ -57,7 +57,9 @@ class CoqSettings(BaseModel):
             "-deprecated-native-compiler-option",
         ]
     )
-    sandbox: SandboxConfig = Field(default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=64))
+    sandbox: SandboxConfig = Field(  # coqtop needs no process of its own: it may start none
+        default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=1)
+    )
     timeout: float = Field(default=60.0, description="seconds per proof")
     start_timeout: float = Field(default=120.0, description="seconds to start and load the header")
     audit_batch: int = Field(default=32, ge=1, description="accepted proofs audited per query")
