@@ -157,7 +157,12 @@ def _tactic_part(parts: list[Sentence], statement: str | None) -> list[Sentence]
 
 
 def _same(a: str, b: str) -> bool:
-    return a.split() == b.split()
+    """Equal as sentences, the way the backend compares them (`Qed .` is `Qed.`)."""
+    return _layout_free(a) == _layout_free(b)
+
+
+def _layout_free(sentence: str) -> str:
+    return re.sub(r" \.$", ".", " ".join(sentence.split()))
 
 
 def _word_findings(sentence: Sentence, text: str, command: _Command) -> Iterator[Finding]:

@@ -1,0 +1,96 @@
+"""The adversarial suite's cases, kept as data: one JSON file per backend.
+
+Each case is an attack on a real benchmark statement and its correct twin. `policy` is the
+reason the text layer must give (null when only the prover can tell); `prover` is what the
+prover-level checks alone must conclude with the text layer switched off: a reason code,
+`not_proved`, or `proved` when the attack is no wrong proof and only the policy or the sandbox
+stands in its way. With both layers on, no case may end `proved`; every twin must.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from leanfilter.records import BackendName, Candidate, Problem, Status, Verdict
+
+HERE = Path(__file__).parent
+STATEMENT = "@@STATEMENT@@"
+
+Attack = Literal[
+    "sorry",
+    "unicode look-alike",
+    "statement substitution",
+    "backtracking",
+    "axiom",
+    "axiom via instances",
+    "axiom via obligations",
+    "guard/positivity/universes",
+    "vm_compute cast",
+    "native_decide",
+    "exit",
+    "forged messages",
+    "file write",
+    "process spawn",
+    "network",
+    "memory/time bomb",
+    "comment/string smuggling",
+    "elaboration-time code",
+    "syntax extension",
+    "weakening option",
+]
+
+
+class AdversarialCase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    attack: Attack
+    problem: str
+    mode: Literal["proof", "whole_file"]
+    text: list[str]
+    policy: str | None
+    prover: str
+    twin: list[str]
+    note: str | None = None
+    hole: str | None = None  # a prover-level gap, reported; the text layer is what stops it
+    must_not_exist: list[str] = []
+
+    def candidate(self, problem: Problem, extra_header: str = "") -> Candidate:
+        return self._candidate(problem, self.text, extra_header)
+
+    def twin_candidate(self, problem: Problem, extra_header: str = "") -> Candidate:
+        return self._candidate(problem, self.twin, extra_header)
+
+    def _candidate(self, problem: Problem, lines: list[str], extra_header: str) -> Candidate:
+        return Candidate(
+            name=problem.name,
+            backend=problem.backend,
+            header=problem.header + extra_header,
+            statement=problem.statement,
+            proof="\n".join(lines).replace(STATEMENT, problem.statement.strip()),
+            whole_file=self.mode == "whole_file",
+        )
+
+
+class CaseFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tactic_imports: str = ""
+    cases: list[AdversarialCase]
+
+
+def load_cases(backend: BackendName) -> CaseFile:
+    return CaseFile.model_validate(json.loads((HERE / f"{backend.value}_cases.json").read_text()))
+
+
+def outcome_matches(verdict: Verdict, expected: str) -> bool:
+    """`proved`, `not_proved`, or a reason code (whose status is then anything but proved)."""
+    if expected == "proved":
+        return verdict.status is Status.PROVED
+    if verdict.status is Status.PROVED:
+        return False
+    return expected == "not_proved" or verdict.reason == expected
