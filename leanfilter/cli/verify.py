@@ -21,6 +21,7 @@ from leanfilter.cli import main
 from leanfilter.db import ProofDB, ProofDBError
 from leanfilter.engine import Verifier, VerifierConfig, done, in_order
 from leanfilter.inputs import InputError, load_problems, read_candidates
+from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Status, Verdict
 
@@ -65,6 +66,12 @@ EXIT_PROVER_MISSING = 3
     type=click.Path(file_okay=False, exists=True),
     help="Built Lake project for Lean (default: $LEANFILTER_LEAN_PROJECT or lean_project/).",
 )
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Soundness policy configuration (JSON, or TOML on Python 3.11+); see docs/soundness.md.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 def verify(
     input_path: str,
@@ -76,6 +83,7 @@ def verify(
     db_path: str | None,
     lean_mode: str,
     lean_project: str | None,
+    policy_path: str | None,
     progress: bool | None,
 ) -> None:
     """Check every candidate proof in INPUT (JSONL) and write one verdict per line.
@@ -91,6 +99,7 @@ def verify(
     """
     try:
         known = load_problems(problems) if problems else None
+        policy = StrictPolicy(load_policy_config(policy_path)) if policy_path else None
         db = ProofDB(db_path) if db_path else None
     except (OSError, ValueError, ProofDBError) as e:
         raise click.ClickException(str(e)) from e
@@ -108,7 +117,12 @@ def verify(
             db.add_problems(known.values())
         run = db.start_run(" ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json"))
     verifier = Verifier(
-        config, backends=backends, cache=db, recorder=db, run_id=run.id if run else None
+        config,
+        backends=backends,
+        policy=policy,
+        cache=db,
+        recorder=db,
+        run_id=run.id if run else None,
     )
     tally = _Tally()
     show = sys.stderr.isatty() if progress is None else progress

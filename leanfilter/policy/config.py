@@ -33,7 +33,10 @@ class AxiomGrant(BaseModel):
     @field_validator("header_pattern")
     @classmethod
     def _compiles(cls, pattern: str) -> str:
-        re.compile(pattern)
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"not a regular expression: {e}") from e
         return pattern
 
     def applies_to(self, header: str) -> bool:
