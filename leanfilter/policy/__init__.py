@@ -9,7 +9,8 @@ from leanfilter.policy.strict import StrictPolicy
 
 
 def default_policy() -> Policy:
-    return BasicPolicy()
+    """The strict policy with its default configuration: strict unless told otherwise."""
+    return StrictPolicy()
 
 
 __all__ = [
