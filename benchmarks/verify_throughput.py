@@ -34,6 +34,8 @@ from coq_reference import COQC_FLAGS, coqc_accepts, coqc_file  # noqa: E402
 from leanfilter.cache import MemoryCache  # noqa: E402
 from leanfilter.engine import Verifier, VerifierConfig  # noqa: E402
 from leanfilter.inputs import candidate_from_record, load_problems  # noqa: E402
+from leanfilter.policy.config import PolicyConfig  # noqa: E402
+from leanfilter.policy.strict import StrictPolicy  # noqa: E402
 from leanfilter.pool import PoolConfig  # noqa: E402
 from leanfilter.records import Candidate, Status  # noqa: E402
 
@@ -52,7 +54,9 @@ def load_candidates() -> list[Candidate]:
 
 def engine(candidates: list[Candidate], workers: int) -> list[bool]:
     config = VerifierConfig(pool=PoolConfig(workers=workers))
-    with Verifier(config, cache=MemoryCache()) as verifier:
+    # The strict policy, with `vm_compute` allowed as coqc allows it, so verdicts can agree.
+    policy = StrictPolicy(PolicyConfig.model_validate({"coq": {"allow": ["vm"]}}))
+    with Verifier(config, cache=MemoryCache(), policy=policy) as verifier:
         return [v.status is Status.PROVED for v in verifier.verify(candidates)]
 
 

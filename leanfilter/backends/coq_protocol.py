@@ -15,6 +15,7 @@ from leanfilter.records import Message, Position, Severity
 _PROMPT = re.compile(r"<prompt>(\S+) < (\d+) \|([^|]*)\| \d+ < </prompt>")
 _LOCATION = re.compile(r"Toplevel input, characters (\d+)-(\d+):")
 _INFOMSG = re.compile(r"<infomsg>(.*?)</infomsg>", re.S)
+_WARNING_TAGS = re.compile(r"</?warning>")
 _NOISE = ("Loading ML file", "Fetching opaque proofs", "Skipping rcfile", "Welcome to Coq")
 _UNSAFE = re.compile(r"^(\S+) (is assumed to be \w+|relies on .*)\.?$")
 
@@ -56,7 +57,7 @@ def _answer_messages(seg: str, body: str | None) -> list[Message]:
         info = info.strip()
         if info and not info.startswith(_NOISE):
             out.append(Message(severity=Severity.INFO, text=info))
-    plain = _INFOMSG.sub("", seg)
+    plain = _WARNING_TAGS.sub("", _INFOMSG.sub("", seg))
     for severity, word in ((Severity.ERROR, "Error:"), (Severity.WARNING, "Warning:")):
         idx = plain.find(word)
         if idx < 0:
