@@ -1,0 +1,72 @@
+"""Reading coqtop's answers: prompts, messages with positions, `Print Assumptions`, `Locate`.
+
+Each case runs real coqtop and parses what it printed, so a change in Coq's output shows here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from leanfilter.backends import coq_protocol as proto
+from leanfilter.records import Severity
+
+pytestmark = pytest.mark.coq
+
+
+def coqtop(script: str) -> str:
+    done = subprocess.run(
+        ["coqtop", "-emacs", "-q"], input=script, capture_output=True, text=True, timeout=120
+    )
+    return done.stdout + done.stderr
+
+
+def test_prompts_carry_the_state_and_the_open_proofs() -> None:
+    out = coqtop("Theorem t : True.\nProof.\n")
+    first, *_, last = proto.prompts(out)
+    assert first.open_proofs == ()
+    assert last.open_proofs == ("t",)
+    assert last.state > first.state
+
+
+def test_an_error_has_its_text_and_its_position_in_the_line() -> None:
+    line = "Goal 1 = 2. Proof. reflexivity. Qed."
+    messages = proto.messages(coqtop(line + "\n"), line)
+    errors = [m for m in messages if m.severity is Severity.ERROR]
+    assert errors[0].text == 'Unable to unify "2" with "1".'
+    assert (errors[0].pos.line, errors[0].pos.column) == (1, line.index("reflexivity"))
+    assert errors[0].end_pos.column == line.index("reflexivity") + len("reflexivity")
+
+
+def test_a_warning_is_a_warning_without_its_tags() -> None:
+    messages = proto.messages(coqtop("Set No Such Option.\n"))
+    assert [m.severity for m in messages] == [Severity.WARNING]
+    assert "no flag or option" in messages[0].text
+    assert "<" not in messages[0].text
+
+
+def test_a_closed_theorem_has_no_assumptions() -> None:
+    out = coqtop("Theorem t : True. Proof. exact I. Qed.\nPrint Assumptions t.\n")
+    assert proto.assumptions(out) == []
+
+
+def test_axioms_and_unsafe_fixpoints_are_all_reported() -> None:
+    out = coqtop(
+        "Axiom ax : False.\n"
+        "Unset Guard Checking.\nFixpoint f (n : nat) : False := f n.\nSet Guard Checking.\n"
+        "Definition both : False * False := (ax, f 0).\nPrint Assumptions both.\n"
+    )
+    found = proto.assumptions(out)
+    assert "ax" in found
+    assert any(a.startswith("unsafe:f ") and "guarded" in a for a in found)
+
+
+def test_output_that_is_no_assumption_list_reads_as_none() -> None:
+    assert proto.assumptions(coqtop("Check nat.\n")) is None
+
+
+def test_locate_gives_the_full_path_even_for_a_short_name() -> None:
+    out = coqtop("Require Import Classical.\nLocate Term classic.\n")
+    (answer,) = [a for a in proto.answers(out) if "Constant" in a]
+    assert proto.located_constant(answer) == "Coq.Logic.Classical_Prop.classic"

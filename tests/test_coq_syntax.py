@@ -1,0 +1,107 @@
+"""The Coq sentence splitter: generated scripts, and real coqtop as the judge."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
+
+# Text inside a string or a comment may hold anything Coq's lexer must look past.
+FRAGMENTS = [*"ab .*()\n\t", "(*", "*)", ". ", '""']
+tricky = st.lists(st.sampled_from(FRAGMENTS), max_size=8).map("".join)
+string = tricky.map(lambda s: '"' + s.replace('"', '""') + '"')
+comment = st.recursive(
+    tricky.map(lambda s: s.replace('"', "").replace("(*", "( *").replace("*)", "* )")),
+    lambda inner: st.tuples(inner, string, inner).map(lambda t: f"{t[0]}(*{t[1]}*){t[2]}"),
+    max_leaves=3,
+).map(lambda s: f"(* {s} *)")  # the blanks keep a final `(` from opening a comment
+blank = st.sampled_from([" ", "\n", "\t", " \n  "])
+
+
+@st.composite
+def sentence(draw: st.DrawFn) -> str:
+    """`idtac` with string arguments: any text, and a tactic coqtop runs in proof mode."""
+    args = draw(st.lists(string, min_size=1, max_size=3))
+    return "idtac " + " ".join(args) + "."
+
+
+@st.composite
+def script(draw: st.DrawFn) -> tuple[str, list[str]]:
+    parts, expected = [], []
+    for s in draw(st.lists(sentence(), min_size=1, max_size=6)):
+        parts.append(draw(st.one_of(blank, comment.map(lambda c: c + " "))))
+        parts.append(s)
+        expected.append(s)
+        parts.append(draw(blank))
+    return "".join(parts), expected
+
+
+@given(script())
+def test_generated_scripts_split_into_their_sentences(case: tuple[str, list[str]]) -> None:
+    text, expected = case
+    assert [s.text for s in sentences(text)] == expected
+
+
+@given(script())
+def test_offsets_point_at_each_sentence(case: tuple[str, list[str]]) -> None:
+    text, _ = case
+    for s in sentences(text):
+        assert text[s.start : s.end] == s.text
+
+
+@given(script())
+def test_stripping_comments_keeps_the_sentences(case: tuple[str, list[str]]) -> None:
+    text, expected = case
+    assert [s.text for s in sentences(strip_comments(text))] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("intros. (* open", "unterminated comment"),
+        ('idtac "open.', "unterminated string"),
+        ('(* "*)" *) intros', "missing final"),
+        ("lia", "missing final"),
+    ],
+)
+def test_text_that_cannot_be_split_says_why(text: str, error: str) -> None:
+    with pytest.raises(CoqLexError, match=error):
+        sentences(text)
+
+
+def test_bullets_braces_and_qualified_names() -> None:
+    text = "split. - exact Nat.le_refl. + { auto. } * lia.\n-- x."
+    assert [s.text for s in sentences(text)] == [
+        "split.", "-", "exact Nat.le_refl.", "+", "{", "auto.", "}", "*", "lia.", "--", "x.",
+    ]  # fmt: skip
+
+
+def test_only_coq_blanks_end_a_sentence() -> None:
+    # a no-break space or a form feed after `.` does not end a sentence for Coq
+    assert [s.text for s in sentences("idtac.\u00a0idtac. idtac.")] == [
+        "idtac.\u00a0idtac.",
+        "idtac.",
+    ]
+
+
+@pytest.mark.coq
+@settings(max_examples=25, deadline=None)
+@given(script())
+def test_coqtop_runs_as_many_sentences_as_we_split(case: tuple[str, list[str]]) -> None:
+    text, expected = case
+    assert shutil.which("coqtop")
+    source = f"Goal True.\n{text}\nexact I. Qed.\n"
+    done = subprocess.run(
+        ["coqtop", "-emacs", "-q"], input=source, capture_output=True, text=True, timeout=60
+    )
+    output = done.stdout + done.stderr
+    assert "Error" not in output
+    # each sentence coqtop ran in the proof moved its state on by one
+    states = [int(n) for n in re.findall(r"<prompt>Unnamed_thm < (\d+) ", output)]
+    assert max(states) - min(states) == len(expected) + 1  # the sentences, and `exact I.`
