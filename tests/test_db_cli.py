@@ -149,7 +149,8 @@ def test_export_to_a_hugging_face_folder(filled, tmp_path):
     assert code == 1 and "not empty" in out
 
 
-def test_the_exported_folder_loads_with_datasets(filled, tmp_path):
+def test_the_exported_folder_loads_with_datasets(filled, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # read before the import: never the network
     datasets = pytest.importorskip("datasets")
     path, _ = filled
     folder = tmp_path / "dataset"
