@@ -15,6 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from leanfilter.engine import Verifier, VerifierConfig
+from leanfilter.policy import PolicyConfig, StrictPolicy
+from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Problem, Status, Verdict
 
 HERE = Path(__file__).parent
@@ -81,6 +84,43 @@ class CaseFile(BaseModel):
 
     tactic_imports: str = ""
     cases: list[AdversarialCase]
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.id for c in self.cases]
+
+    def attack(self, case: AdversarialCase, problems: dict[str, Problem]) -> Candidate:
+        return case.candidate(problems[case.problem], self.tactic_imports)
+
+    def twin(self, case: AdversarialCase, problems: dict[str, Problem]) -> Candidate:
+        return case.twin_candidate(problems[case.problem], self.tactic_imports)
+
+    def verdicts_by_layer(
+        self, problems: dict[str, Problem], *, workers: int, timeout: float
+    ) -> dict[str, dict[str, Verdict]]:
+        """Per layer, per case id, every case checked once per layer in one pool run each:
+        `full` (the strict policy), `twin` (the twins under it), `prover` (text rules off)."""
+        attacks = [self.attack(c, problems) for c in self.cases]
+        twins = [self.twin(c, problems) for c in self.cases]
+        config = VerifierConfig(pool=PoolConfig(workers=workers), timeout=timeout)
+        with Verifier(config, policy=StrictPolicy()) as verifier:
+            full = verifier.verify_all(attacks + twins)
+        bare_policy = StrictPolicy(PolicyConfig(text_rules=False))
+        with Verifier(config, policy=bare_policy) as verifier:
+            bare = verifier.verify_all(attacks)
+        n = len(self.cases)
+        return {
+            "full": dict(zip(self.ids, full[:n], strict=True)),
+            "twin": dict(zip(self.ids, full[n:], strict=True)),
+            "prover": dict(zip(self.ids, bare, strict=True)),
+        }
+
+    def missing_attacks(self, required: set[str]) -> set[str]:
+        return required - {c.attack for c in self.cases}
+
+    def escaped_writes(self) -> list[Path]:
+        """Files the attacks tried to write outside the jail that exist (there must be none)."""
+        return [Path(p) for c in self.cases for p in c.must_not_exist if Path(p).exists()]
 
 
 def load_cases(backend: BackendName) -> CaseFile:

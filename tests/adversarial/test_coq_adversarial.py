@@ -13,15 +13,13 @@ from pathlib import Path
 import pytest
 
 from adversarial.cases import AdversarialCase, load_cases, outcome_matches
-from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.inputs import load_problems
-from leanfilter.policy import PolicyConfig, StrictPolicy
-from leanfilter.pool import PoolConfig
-from leanfilter.records import BackendName, Candidate, Problem, Status, Verdict
+from leanfilter.policy import StrictPolicy
+from leanfilter.records import BackendName, Problem, Status, Verdict
 
 SUITE = load_cases(BackendName.COQ)
 CASES = SUITE.cases
-IDS = [c.id for c in CASES]
+IDS = SUITE.ids
 TIMEOUT = 10.0  # the time bomb must end as a timeout, not stall the suite
 REQUIRED_ATTACKS = {
     "sorry",
@@ -46,50 +44,26 @@ def problems(shared_data: Path) -> dict[str, Problem]:
     return load_problems(shared_data / "minif2f_rocq" / "minif2f_rocq.jsonl")
 
 
-def attack(case: AdversarialCase, problems: dict[str, Problem]) -> Candidate:
-    return case.candidate(problems[case.problem], SUITE.tactic_imports)
-
-
-def twin(case: AdversarialCase, problems: dict[str, Problem]) -> Candidate:
-    return case.twin_candidate(problems[case.problem], SUITE.tactic_imports)
-
-
-def run(policy: StrictPolicy, candidates: list[Candidate]) -> list[Verdict]:
-    config = VerifierConfig(pool=PoolConfig(workers=2), timeout=TIMEOUT)
-    with Verifier(config, policy=policy) as verifier:
-        return verifier.verify_all(candidates)
-
-
 @pytest.fixture(scope="module")
 def verdicts(problems: dict[str, Problem]) -> dict[str, dict[str, Verdict]]:
-    """Per layer, per case id: every case checked once per layer, all in one pool run."""
-    attacks = [attack(c, problems) for c in CASES]
-    twins = [twin(c, problems) for c in CASES]
-    full = run(StrictPolicy(), attacks + twins)
-    bare = run(StrictPolicy(PolicyConfig(text_rules=False)), attacks)
-    n = len(CASES)
-    return {
-        "full": dict(zip(IDS, full[:n], strict=True)),
-        "twin": dict(zip(IDS, full[n:], strict=True)),
-        "prover": dict(zip(IDS, bare, strict=True)),
-    }
+    return SUITE.verdicts_by_layer(problems, workers=2, timeout=TIMEOUT)
 
 
 def test_the_suite_is_large_and_covers_every_attack_class() -> None:
     assert len(CASES) >= 40
     assert len(set(IDS)) == len(IDS)
-    assert {c.attack for c in CASES} >= REQUIRED_ATTACKS
+    assert not SUITE.missing_attacks(REQUIRED_ATTACKS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_text_layer(case: AdversarialCase, problems: dict[str, Problem]) -> None:
-    decision = StrictPolicy().screen(attack(case, problems))
+    decision = StrictPolicy().screen(SUITE.attack(case, problems))
     assert (decision.reason if decision else None) == case.policy, decision
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_text_layer_passes_the_twin(case: AdversarialCase, problems: dict[str, Problem]) -> None:
-    assert StrictPolicy().screen(twin(case, problems)) is None
+    assert StrictPolicy().screen(SUITE.twin(case, problems)) is None
 
 
 @pytest.mark.coq
@@ -120,6 +94,5 @@ def test_twin_stays_proved(case: AdversarialCase, verdicts: dict) -> None:
 @pytest.mark.coq
 @pytest.mark.slow
 def test_no_write_escaped_the_jail(verdicts: dict) -> None:
-    paths = [Path(p) for c in CASES for p in c.must_not_exist]
-    assert paths
-    assert [p for p in paths if p.exists()] == []
+    assert any(c.must_not_exist for c in CASES)
+    assert SUITE.escaped_writes() == []
