@@ -22,6 +22,10 @@ from leanfilter.records import BackendName, Candidate, Problem, Status, Verdict
 
 HERE = Path(__file__).parent
 STATEMENT = "@@STATEMENT@@"
+PROBLEMS = {  # the benchmark each suite attacks, under the shared data folder
+    BackendName.COQ: "minif2f_rocq/minif2f_rocq.jsonl",
+    BackendName.LEAN: "minif2f_lean/minif2f.jsonl",
+}
 
 Attack = Literal[
     "sorry",
@@ -134,3 +138,40 @@ def outcome_matches(verdict: Verdict, expected: str) -> bool:
     if verdict.status is Status.PROVED:
         return False
     return expected == "not_proved" or verdict.reason == expected
+
+
+REQUIRED_ATTACKS: dict[BackendName, set[str]] = {
+    BackendName.COQ: {
+        "sorry",
+        "unicode look-alike",
+        "statement substitution",
+        "backtracking",
+        "axiom",
+        "axiom via instances",
+        "axiom via obligations",
+        "guard/positivity/universes",
+        "vm_compute cast",
+        "forged messages",
+        "file write",
+        "process spawn",
+        "memory/time bomb",
+        "comment/string smuggling",
+    },
+    BackendName.LEAN: {
+        "sorry",
+        "unicode look-alike",
+        "statement substitution",
+        "axiom",
+        "axiom via instances",
+        "native_decide",
+        "exit",
+        "forged messages",
+        "file write",
+        "process spawn",
+        "memory/time bomb",
+        "comment/string smuggling",
+        "elaboration-time code",
+        "syntax extension",
+        "weakening option",
+    },
+}
