@@ -12,29 +12,21 @@ from lean_replay.world import (
     REFERENCE,
     ReplayWorld,
     answer,
+    foo_candidate,
     recorded,
 )
 
 from leanfilter.backends.lean_repl import LeanReplBackend
 from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.pool import PoolConfig
-from leanfilter.records import BackendName, Candidate, Status
-
-STATEMENT = "theorem foo : 1 + 1 = 2 := by"
+from leanfilter.records import BackendName, Status, Verdict
 
 
-def verify(rules: list[dict], proof: str) -> Status:
+def verify(rules: list[dict], proof: str) -> Verdict:
     backend = LeanReplBackend(ReplayWorld().repl_settings(rules))
     config = VerifierConfig(pool=PoolConfig(workers=1), timeout=30)
-    candidate = Candidate(
-        name="foo",
-        backend=BackendName.LEAN,
-        header="import Mathlib\n",
-        statement=STATEMENT,
-        proof=proof,
-    )
     with Verifier(config, backends={BackendName.LEAN: backend}) as verifier:
-        (verdict,) = verifier.verify_all([candidate])
+        (verdict,) = verifier.verify_all([foo_candidate(proof)])
     return verdict
 
 

@@ -11,19 +11,19 @@ import pytest
 from lean_replay.world import (
     EXISTS,
     HEADER,
+    HEADER_TEXT,
     INTEGRITY,
     REFERENCE,
+    STATEMENT,
     ReplayWorld,
+    foo_candidate,
     transcripts_dir,
 )
 
 from leanfilter.backends.base import CheckRequest, HeaderError, ProverCrashed, ProverTimeout
 from leanfilter.backends.lean_file import FileLayout, LeanFileBackend
 from leanfilter.backends.lean_repl import LeanReplBackend
-from leanfilter.records import BackendName, Candidate, Position, Severity
-
-HEADER_TEXT = "import Mathlib\n"
-STATEMENT = "theorem foo : 1 + 1 = 2 := by"
+from leanfilter.records import Position, Severity
 
 AXIOMS = {
     "match": r"^#print axioms _root_\.(\S+)$",
@@ -44,15 +44,7 @@ def world() -> ReplayWorld:
 
 
 def request(proof: str = "\n  norm_num", statement: str | None = STATEMENT) -> CheckRequest:
-    candidate = Candidate(
-        name="foo",
-        backend=BackendName.LEAN,
-        header=HEADER_TEXT,
-        statement=statement,
-        proof=proof if statement else f"theorem foo : 1 + 1 = 2 := by{proof}",
-        whole_file=statement is None,
-    )
-    return LeanFileBackend().assemble(candidate, tag=3)
+    return LeanFileBackend().assemble(foo_candidate(proof, statement), tag=3)
 
 
 def check(world: ReplayWorld, rules: list[dict], req: CheckRequest, **sandbox: object):

@@ -14,12 +14,15 @@ import pytest
 from lean_replay.world import (
     EXISTS,
     HEADER,
+    HEADER_TEXT,
     INTEGRITY,
     PROVED,
     REFERENCE,
+    STATEMENT,
     ReplayWorld,
     answer,
     fault,
+    foo_candidate,
     recorded,
     transcripts_dir,
 )
@@ -32,15 +35,12 @@ from leanfilter.backends.base import (
     Session,
 )
 from leanfilter.backends.lean_repl import LeanReplBackend
-from leanfilter.records import BackendName, Candidate, Severity
+from leanfilter.records import Severity
 
 pytestmark = pytest.mark.skipif(
     not transcripts_dir().is_dir(),
     reason=f"recorded REPL transcripts not found at {transcripts_dir()} (set LEANFILTER_DATA)",
 )
-
-HEADER_TEXT = "import Mathlib\n"
-STATEMENT = "theorem foo : 1 + 1 = 2 := by"
 
 
 @pytest.fixture
@@ -49,15 +49,7 @@ def world() -> ReplayWorld:
 
 
 def request(proof: str = "\n  norm_num", statement: str | None = STATEMENT) -> CheckRequest:
-    candidate = Candidate(
-        name="foo",
-        backend=BackendName.LEAN,
-        header=HEADER_TEXT,
-        statement=statement,
-        proof=proof if statement else f"theorem foo : 1 + 1 = 2 := by{proof}",
-        whole_file=statement is None,
-    )
-    return LeanReplBackend().assemble(candidate, tag=7)
+    return LeanReplBackend().assemble(foo_candidate(proof, statement), tag=7)
 
 
 def open_session(world: ReplayWorld, rules: list[dict], **sandbox: object) -> Session:

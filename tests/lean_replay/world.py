@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from leanfilter.backends.lean_common import LeanSettings, unreadable_by_sandbox
+from leanfilter.records import BackendName, Candidate
 from leanfilter.sandbox import SandboxConfig
 
 REPLAY_DIR = Path(__file__).resolve().parent
@@ -46,6 +47,21 @@ REFERENCE = recorded(r"\Atheorem lf_ref_", "term_sorry#0")
 EXISTS = answer(r"\A#print axioms _root_\.(\S+)\Z", "axioms_classical")
 INTEGRITY = answer(r"theorem _root_\.(lf_chk_[0-9a-f]+) :", "integrity_ok")
 PROVED = recorded(r"\Atheorem foo", "trace_simp#1")
+
+HEADER_TEXT = "import Mathlib\n"
+STATEMENT = "theorem foo : 1 + 1 = 2 := by"
+
+
+def foo_candidate(proof: str = "\n  norm_num", statement: str | None = STATEMENT) -> Candidate:
+    """The theorem the rules above answer for: its statement trusted, or (None) a whole file."""
+    return Candidate(
+        name="foo",
+        backend=BackendName.LEAN,
+        header=HEADER_TEXT,
+        statement=statement,
+        proof=proof if statement else f"theorem foo : 1 + 1 = 2 := by{proof}",
+        whole_file=statement is None,
+    )
 
 
 def sandbox_python() -> str:
