@@ -129,8 +129,17 @@ def test_sessions_are_recycled_and_verdicts_do_not_change() -> None:
     assert again == reference
 
 
-def test_memory_exhaustion_fails_the_candidate_and_the_next_one_passes() -> None:
-    bomb = "intros. assert (Nat.pow 2 28 = 0) by (vm_compute; reflexivity). lia."
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        # Coq reports "Out of memory" and survives (broken: the session restarts it)
+        "intros. assert (Nat.pow 2 28 = 0) by (vm_compute; reflexivity). lia.",
+        # OCaml dies with "Fatal error: out of memory"
+        "intros. pose (l := List.repeat tt 100000000). vm_compute in l. lia.",
+    ],
+    ids=["reported", "fatal"],
+)
+def test_memory_exhaustion_fails_the_candidate_and_the_next_one_passes(bomb: str) -> None:
     # The basic policy lets the VM run: the point is what memory exhaustion does to the engine.
     limits = SandboxConfig(memory_mb=1536, nproc=1)
     with verifier(policy=BasicPolicy(), sandbox=limits) as v:

@@ -34,6 +34,7 @@ from leanfilter.backends.base import (
     CheckRequest,
     HeaderError,
     Outcome,
+    ProverCrashed,
     ProverUnavailable,
     RawResult,
 )
@@ -44,6 +45,7 @@ from leanfilter.sandbox import JailedProcess, SandboxConfig
 INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq >= 8.16 with opam)"
 _THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _OOM = "Out of memory"
+_FATAL_OOM = "Fatal error: out of memory"
 
 
 class CoqSettings(BaseModel):
@@ -294,7 +296,14 @@ class CoqSession:
                 f"the trusted statement does not elaborate: {proto.first_error(opened)}"
             )
         body = one_line(request.body)
-        answer = self._roundtrip(body, deadline)
+        try:
+            answer = self._roundtrip(body, deadline)
+        except ProverCrashed as e:  # OCaml's "Fatal error: out of memory" ends the process
+            if _FATAL_OOM not in str(e):
+                raise
+            self._restart()
+            died = Message(severity=Severity.ERROR, text="Out of memory: the prover died")
+            return self._finish(RawResult(messages=[died], exhausted="memory"), started)
         messages = proto.messages(answer, request.body)
         result = RawResult(messages=messages, time_s=0.0, peak_rss_mb=self._proc.peak_rss_mb())
         if any(_OOM in m.text for m in messages):  # the process survives, but stays broken

@@ -15,6 +15,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from leanfilter.backends.base import Backend
 from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.policy import PolicyConfig, StrictPolicy
 from leanfilter.pool import PoolConfig
@@ -100,17 +101,22 @@ class CaseFile(BaseModel):
         return case.twin_candidate(problems[case.problem], self.tactic_imports)
 
     def verdicts_by_layer(
-        self, problems: dict[str, Problem], *, workers: int, timeout: float
+        self,
+        problems: dict[str, Problem],
+        *,
+        workers: int,
+        timeout: float,
+        backends: dict[BackendName, Backend] | None = None,
     ) -> dict[str, dict[str, Verdict]]:
         """Per layer, per case id, every case checked once per layer in one pool run each:
         `full` (the strict policy), `twin` (the twins under it), `prover` (text rules off)."""
         attacks = [self.attack(c, problems) for c in self.cases]
         twins = [self.twin(c, problems) for c in self.cases]
         config = VerifierConfig(pool=PoolConfig(workers=workers), timeout=timeout)
-        with Verifier(config, policy=StrictPolicy()) as verifier:
+        with Verifier(config, backends=backends, policy=StrictPolicy()) as verifier:
             full = verifier.verify_all(attacks + twins)
         bare_policy = StrictPolicy(PolicyConfig(text_rules=False))
-        with Verifier(config, policy=bare_policy) as verifier:
+        with Verifier(config, backends=backends, policy=bare_policy) as verifier:
             bare = verifier.verify_all(attacks)
         n = len(self.cases)
         return {

@@ -14,14 +14,19 @@ from pathlib import Path
 import pytest
 
 from adversarial.cases import PROBLEMS, AdversarialCase, load_cases, outcome_matches
+from leanfilter.backends.coq import CoqBackend, CoqSettings
 from leanfilter.inputs import load_problems
 from leanfilter.records import BackendName, Problem, Status, Verdict
+from leanfilter.sandbox import SandboxConfig
 
 SUITE_BACKEND = BackendName.COQ
 SUITE = load_cases(SUITE_BACKEND)
 CASES = SUITE.cases
 IDS = SUITE.ids
-TIMEOUT = 10.0  # the time bomb must end as a timeout, not stall the suite
+TIMEOUT = 20.0  # the time bomb must end as a timeout, not stall the suite
+# Half the default address space: the memory bomb then runs out of it well before the deadline,
+# however loaded the machine.
+COQ = CoqBackend(CoqSettings(sandbox=SandboxConfig(memory_mb=1536, nproc=1)))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,8 @@ def problems(shared_data: Path) -> dict[str, Problem]:
 
 @pytest.fixture(scope="module")
 def verdicts(problems: dict[str, Problem]) -> dict[str, dict[str, Verdict]]:
-    return SUITE.verdicts_by_layer(problems, workers=2, timeout=TIMEOUT)
+    backends = {BackendName.COQ: COQ}
+    return SUITE.verdicts_by_layer(problems, workers=2, timeout=TIMEOUT, backends=backends)
 
 
 @pytest.mark.coq
