@@ -10,11 +10,12 @@ and the policy decides.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from leanfilter.records import BackendName, Candidate, Message
+from leanfilter.records import BackendName, Candidate, Message, Severity
 
 
 class ProverError(Exception):
@@ -35,6 +36,15 @@ class ProverCrashed(ProverError):
 
 class HeaderError(ProverError):
     """The trusted header itself does not elaborate, so no candidate under it can be checked."""
+
+
+def first_error(messages: Iterable[Message]) -> str | None:
+    """The text of the prover's first error, if it reported any."""
+    return next((m.text for m in messages if m.severity is Severity.ERROR), None)
+
+
+def has_error(messages: Iterable[Message]) -> bool:
+    return first_error(messages) is not None
 
 
 def header_hash(header: str) -> str:

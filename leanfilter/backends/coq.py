@@ -37,6 +37,7 @@ from leanfilter.backends.base import (
     ProverCrashed,
     ProverUnavailable,
     RawResult,
+    has_error,
 )
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
@@ -292,9 +293,7 @@ class CoqSession:
         opened = self._roundtrip(opening, deadline)
         if proto.has_error(opened):
             self._back_to(before, deadline)
-            raise HeaderError(
-                f"the trusted statement does not elaborate: {proto.first_error(opened)}"
-            )
+            raise HeaderError(f"the trusted statement does not elaborate: {proto.error_in(opened)}")
         body = one_line(request.body)
         try:
             answer = self._roundtrip(body, deadline)
@@ -309,7 +308,7 @@ class CoqSession:
         if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
             self._restart()
             return self._finish(result.model_copy(update={"exhausted": "memory"}), started)
-        closed = not any(m.severity is Severity.ERROR for m in messages)
+        closed = not has_error(messages)
         if not closed or self._open:
             self._back_to(before, deadline)
             return self._finish(result, started)
@@ -386,7 +385,7 @@ class CoqSession:
         answer = self._roundtrip(self.header + "\n", time.monotonic() + settings.start_timeout)
         if proto.has_error(answer):
             self._proc.kill()
-            raise HeaderError(f"the header does not load: {proto.first_error(answer)}")
+            raise HeaderError(f"the header does not load: {proto.error_in(answer)}")
         self._base = self._state
 
     def _restart(self) -> None:

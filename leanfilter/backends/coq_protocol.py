@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from leanfilter.backends.base import first_error
 from leanfilter.records import Message, Position, Severity
 
 _PROMPT = re.compile(r"<prompt>(\S+) < (\d+) \|([^|]*)\| \d+ < </prompt>")
@@ -78,11 +79,12 @@ def _position(body: str, byte_offset: int) -> Position:
 
 
 def has_error(text: str) -> bool:
-    return first_error(text) is not None
+    return error_in(text) is not None
 
 
-def first_error(text: str) -> str | None:
-    return next((m.text for m in messages(text) if m.severity is Severity.ERROR), None)
+def error_in(text: str) -> str | None:
+    """The first error in coqtop's answer to the text, if there is one."""
+    return first_error(messages(text))
 
 
 def assumptions(text: str) -> list[str] | None:

@@ -377,14 +377,6 @@ def _position(raw: object, line_offset: int) -> Position | None:
     return Position(line=line - line_offset, column=column)
 
 
-def has_error(messages: list[Message]) -> bool:
-    return first_error(messages) is not None
-
-
-def first_error(messages: list[Message]) -> str | None:
-    return next((m.text for m in messages if m.severity is Severity.ERROR), None)
-
-
 def statement_error(detail: str) -> Message:
     """Reported instead of running the candidate when the trusted statement itself is broken."""
     return Message(

@@ -22,6 +22,8 @@ from leanfilter.backends.base import (
     Outcome,
     ProverCrashed,
     RawResult,
+    first_error,
+    has_error,
 )
 from leanfilter.backends.lean_common import (
     LeanBackendBase,
@@ -29,9 +31,7 @@ from leanfilter.backends.lean_common import (
     LeanToolchain,
     axiom_report_for,
     existence_command,
-    first_error,
     fresh_name,
-    has_error,
     integrity_command,
     parse_message,
     reference_command,

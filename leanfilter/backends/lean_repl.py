@@ -33,6 +33,8 @@ from leanfilter.backends.base import (
     ProverCrashed,
     ProverUnavailable,
     RawResult,
+    first_error,
+    has_error,
 )
 from leanfilter.backends.lean_common import (
     NOT_INSTALLED,
@@ -41,9 +43,7 @@ from leanfilter.backends.lean_common import (
     LeanToolchain,
     axiom_report_for,
     existence_command,
-    first_error,
     fresh_name,
-    has_error,
     integrity_command,
     parse_message,
     reference_command,
