@@ -26,12 +26,10 @@ are overwhelmingly exact, which identity keys still catch.
 
 from __future__ import annotations
 
-from leanfilter.backends.coq_syntax import CoqLexError, _skip_comment, _skip_string
+from leanfilter.backends.coq_syntax import BLANKS, CoqLexError, skip_comment, skip_string
 from leanfilter.records import BackendName
 
 NORMALIZATION_VERSION = "1"
-
-COQ_BLANKS = frozenset(" \t\n\r")
 
 
 def normalize_proof(backend: BackendName, text: str) -> str:
@@ -55,11 +53,11 @@ def _coq_layout_or_raise(text: str) -> str:
     gap = False  # the lexer is between tokens after a blank: a comment here is a blank too
     while i < n:
         c = text[i]
-        if c in COQ_BLANKS:
+        if c in BLANKS:
             gap = True
             i += 1
         elif text.startswith("(*", i):
-            j = _skip_comment(text, i + 2)
+            j = skip_comment(text, i + 2)
             if not gap:
                 out.append(text[i:j])
             i = j
@@ -67,7 +65,7 @@ def _coq_layout_or_raise(text: str) -> str:
             if gap:
                 out.append(" ")
                 gap = False
-            j = _skip_string(text, i + 1) if c == '"' else i + 1
+            j = skip_string(text, i + 1) if c == '"' else i + 1
             out.append(text[i:j])
             i = j
     if gap:

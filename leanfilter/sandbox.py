@@ -8,6 +8,7 @@ or a deadline, measure memory, kill.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import json
 import os
@@ -78,7 +79,6 @@ class JailedProcess:
         self._buffer = ""
         self._tree_cache: list[psutil.Process] = []
         self._tree_at = -_TREE_TTL
-        self.started = time.monotonic()
 
     @property
     def alive(self) -> bool:
@@ -108,7 +108,7 @@ class JailedProcess:
 
     def close_input(self) -> None:
         """End the prover's input, for one-shot provers that read it whole (`lean --stdin`)."""
-        with _suppress_gone():
+        with _gone():
             self.proc.stdin.close()  # type: ignore[union-attr]
 
     def read_to_end(self, deadline: float) -> str:
@@ -159,7 +159,7 @@ class JailedProcess:
     def abort(self) -> None:
         """Kill the prover now, from any thread. Whoever is reading gets ProverCrashed and then
         calls kill(), which reaps and closes."""
-        with _suppress_gone():
+        with _gone():
             for p in self._tree()[1:]:
                 p.kill()
 
@@ -173,22 +173,20 @@ class JailedProcess:
             self._tree_at = -_TREE_TTL  # a fresh look: the prover may have started processes
             rest = self._tree()[1:]  # everything below the launcher
             for p in rest:
-                with _suppress_gone():
+                with _gone():
                     p.kill()
             try:
                 self.proc.wait(timeout=_REAP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                with _suppress_gone():
+                with _gone():
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
             psutil.wait_procs(rest, timeout=_REAP_TIMEOUT)
         for stream in (self.proc.stdin, self.proc.stdout):
-            with _suppress_gone():
+            with _gone():
                 stream.close()  # type: ignore[union-attr]
         self._stderr.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    close = kill
 
     def _tree(self) -> list[psutil.Process]:
         """The launcher and its descendants; looked up again at most every few seconds, since
@@ -215,12 +213,9 @@ class JailedProcess:
         return f": {tail}" if tail else ""
 
 
-class _suppress_gone:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
-        return kind is not None and issubclass(kind, (ProcessLookupError, psutil.Error, OSError))
+def _gone() -> contextlib.suppress:
+    """For signals and closes racing a process that has already ended."""
+    return contextlib.suppress(ProcessLookupError, psutil.Error, OSError)
 
 
 def _launcher_argv(

@@ -24,7 +24,7 @@ class CoqLexError(ValueError):
     """The text cannot be split: an unterminated comment or string, or a dangling sentence."""
 
 
-def _skip_string(text: str, i: int) -> int:
+def skip_string(text: str, i: int) -> int:
     """`i` is just after an opening quote; return the index just after the closing one."""
     n = len(text)
     while i < n:
@@ -37,7 +37,7 @@ def _skip_string(text: str, i: int) -> int:
     raise CoqLexError("unterminated string")
 
 
-def _skip_comment(text: str, i: int) -> int:
+def skip_comment(text: str, i: int) -> int:
     """`i` is just after an opening `(*`; return the index just after the matching `*)`."""
     depth, n = 1, len(text)
     while i < n:
@@ -48,7 +48,7 @@ def _skip_comment(text: str, i: int) -> int:
             if depth == 0:
                 return i
         elif text[i] == '"':
-            i = _skip_string(text, i + 1)
+            i = skip_string(text, i + 1)
         else:
             i += 1
     raise CoqLexError("unterminated comment")
@@ -59,10 +59,10 @@ def strip_comments(text: str) -> str:
     out, i, n = [], 0, len(text)
     while i < n:
         if text.startswith("(*", i):
-            i = _skip_comment(text, i + 2)
+            i = skip_comment(text, i + 2)
             out.append(" ")
         elif text[i] == '"':
-            j = _skip_string(text, i + 1)
+            j = skip_string(text, i + 1)
             out.append(text[i:j])
             i = j
         else:
@@ -87,7 +87,7 @@ def sentences(text: str) -> list[Sentence]:
     while i < n:
         c = text[i]
         if text.startswith("(*", i):
-            i = _skip_comment(text, i + 2)
+            i = skip_comment(text, i + 2)
             parts.append(" ")
             continue
         if c in BLANKS:
@@ -108,7 +108,7 @@ def sentences(text: str) -> list[Sentence]:
                 continue
             start = i
         if c == '"':
-            j = _skip_string(text, i + 1)
+            j = skip_string(text, i + 1)
             parts.append(text[i:j])
             i = j
             continue
