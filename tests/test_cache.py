@@ -4,11 +4,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from threads import in_threads
 
 from leanfilter.cache import MemoryCache, VerdictCache, cache_key, candidate_key
 from leanfilter.normalize import normalize_proof, normalize_statement
@@ -181,21 +181,12 @@ def test_the_least_recently_used_entry_goes_first():
 
 def test_threads_share_one_cache():
     cache = MemoryCache(max_entries=10_000)
-    errors: list[BaseException] = []
 
     def work(offset: int) -> None:
-        try:
-            for i in range(500):
-                key = f"{offset}-{i}"
-                cache.put(key, _verdict(name=key))
-                assert cache.get(key).name == key
-        except BaseException as e:  # collected: an assert in a thread would be lost
-            errors.append(e)
+        for i in range(500):
+            key = f"{offset}-{i}"
+            cache.put(key, _verdict(name=key))
+            assert cache.get(key).name == key
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not in_threads(work, 8)
     assert len(cache) == 4000

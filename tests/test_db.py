@@ -6,13 +6,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from threads import in_threads
 
 from leanfilter.cache import VerdictCache, candidate_key
 from leanfilter.db import (
@@ -237,22 +237,12 @@ def test_results_are_read_in_pages(db):
 
 
 def test_threads_record_at_once_and_lose_nothing(db):
-    errors: list[BaseException] = []
-
     def work(thread: int) -> None:
-        try:
-            for i in range(100):
-                c = candidate(f"exact {thread}-{i}.")
-                db.record(c, verdict_for(c), "threads")
-        except BaseException as e:  # collected: a failure in a thread would be lost
-            errors.append(e)
+        for i in range(100):
+            c = candidate(f"exact {thread}-{i}.")
+            db.record(c, verdict_for(c), "threads")
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not in_threads(work, 8)
     assert len(list(db.results(run_id="threads"))) == 800
 
 
