@@ -69,6 +69,7 @@ class Verifier:
         self._pools: dict[BackendName, ProverPool] = {}
         self._inflight: dict[str, Future[Verdict]] = {}
         self._samples = itertools.count(1)
+        self._toolchains: dict[BackendName, str | ProverUnavailable] = {}
         self._lock = threading.Lock()
 
     def verify(self, candidates: Iterable[Candidate]) -> Iterator[Verdict]:
@@ -85,11 +86,12 @@ class Verifier:
         return _chain(self._answer(candidate), lambda v: self._record(candidate, v, sample))
 
     def _answer(self, candidate: Candidate) -> Future[Verdict]:
-        try:
-            backend = self._backend(candidate.backend)
-            toolchain = backend.toolchain()
-        except ProverUnavailable as e:
-            return done(self._verdict(candidate, Status.ERROR, "prover.unavailable", str(e)))
+        backend = self._backend(candidate.backend)
+        toolchain = self._toolchain(candidate.backend, backend)
+        if isinstance(toolchain, ProverUnavailable):
+            return done(
+                self._verdict(candidate, Status.ERROR, "prover.unavailable", str(toolchain))
+            )
         key = candidate_key(candidate, toolchain=toolchain, policy_version=self.policy.version)
         with self._lock:
             if key in self._inflight:
@@ -141,6 +143,15 @@ class Verifier:
             if name not in self._backends:
                 self._backends[name] = create_backend(name)
             return self._backends[name]
+
+    def _toolchain(self, name: BackendName, backend: Backend) -> str | ProverUnavailable:
+        """Asked once per run, missing or not: it does not change while the run lasts."""
+        if name not in self._toolchains:
+            try:
+                self._toolchains[name] = backend.toolchain()
+            except ProverUnavailable as e:
+                self._toolchains[name] = e
+        return self._toolchains[name]
 
     def _pool(self, name: BackendName) -> ProverPool:
         with self._lock:
