@@ -154,7 +154,7 @@ class ProofDB:
         except BaseException:
             conn.close()
             raise
-        self._db.enable_wal()
+        self._enable_wal()
         self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
 
     # -- opening -----------------------------------------------------------------------------
@@ -181,6 +181,25 @@ class ProofDB:
             self._create_schema()
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL, waiting out other openers.
+
+        Leaving rollback mode needs an exclusive lock, and SQLite answers "locked" at once,
+        without its busy handler, when another process is opening the same new file.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                self._db.enable_wal()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    self._db.conn.close()
+                    raise ProofDBError(f"{self.path}: cannot switch to WAL: {e}") from e
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
     def _create_schema(self) -> None:
         db = self._db

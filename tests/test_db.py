@@ -6,14 +6,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from threads import in_threads
 
+import leanfilter.db
 from leanfilter.cache import VerdictCache, candidate_key
 from leanfilter.db import (
     DEFERRED_MAX,
@@ -286,6 +289,68 @@ def test_processes_write_one_database_at_once(tmp_path):
     with ProofDB(path) as db:
         for n in range(3):
             assert len(list(db.results(run_id=f"w{n}"))) == 300
+
+
+RACER = """
+import sys, time
+from leanfilter.db import ProofDB
+from leanfilter.records import BackendName, Candidate, Status, Verdict
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+with ProofDB(sys.argv[1]) as db:
+    for i in range(20):
+        c = Candidate(name="t", backend=BackendName.COQ, statement="Theorem t : True.",
+                      proof=f"exact I. (* {sys.argv[3]} {i} *)")
+        db.record(c, Verdict(name="t", status=Status.PROVED, key=f"{sys.argv[3]}-{i}"), "race")
+"""
+
+
+def test_processes_opening_a_new_database_at_the_same_instant_all_get_in(tmp_path):
+    """Creating the file and switching it to WAL race each other; no opener may lose."""
+    for trial in range(4):
+        path = tmp_path / f"race{trial}.db"
+        start = time.time() + 1.0
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(path), str(start), f"p{n}"],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(8)
+        ]
+        errors = [o.communicate(timeout=300)[1] for o in openers]
+        assert [o.returncode for o in openers] == [0] * 8, "\n".join(errors)
+        with ProofDB(path) as db:
+            assert len(list(db.results(run_id="race"))) == 8 * 20
+
+
+def test_a_database_locked_while_switching_to_wal_is_waited_for(tmp_path, monkeypatch):
+    """Fault injection: SQLite may refuse the switch at once, without its busy handler."""
+    real = sqlite_utils.Database.enable_wal
+    refusals = iter(range(3))
+
+    def refuse_then_switch(self: sqlite_utils.Database) -> None:
+        if next(refusals, None) is not None:
+            raise sqlite3.OperationalError("database is locked")
+        real(self)
+
+    monkeypatch.setattr(sqlite_utils.Database, "enable_wal", refuse_then_switch)
+    with ProofDB(tmp_path / "proofs.db") as db:
+        assert db._db.journal_mode == "wal"
+    assert next(refusals, None) is None
+
+
+def test_a_database_locked_for_good_is_one_clear_error(tmp_path, monkeypatch):
+    def refuse(self: sqlite_utils.Database) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(sqlite_utils.Database, "enable_wal", refuse)
+    monkeypatch.setattr(leanfilter.db, "BUSY_TIMEOUT_S", 0.3)
+    path = tmp_path / "proofs.db"
+    with pytest.raises(ProofDBError, match="locked") as caught:
+        ProofDB(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
 
 
 # -- files that are not ours ------------------------------------------------------------------
