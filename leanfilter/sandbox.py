@@ -79,6 +79,7 @@ class JailedProcess:
         self._buffer = ""
         self._tree_cache: list[psutil.Process] = []
         self._tree_at = -_TREE_TTL
+        self._words = ""
 
     @property
     def alive(self) -> bool:
@@ -185,6 +186,7 @@ class JailedProcess:
         for stream in (self.proc.stdin, self.proc.stdout):
             with _gone():
                 stream.close()  # type: ignore[union-attr]
+        self._words = self.last_words()
         self._stderr.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -201,15 +203,23 @@ class JailedProcess:
             self._tree_at = now
         return self._tree_cache
 
-    def _tail(self) -> str:
+    def last_words(self) -> str:
+        """The end of what the prover wrote to stderr; kept after it is killed.
+
+        Runtimes say why they die there (Lean: "INTERNAL PANIC: out of memory").
+        """
+        if self._stderr.closed:
+            return self._words
         try:
             self._stderr.seek(0, os.SEEK_END)
             size = self._stderr.tell()
             self._stderr.seek(max(0, size - 2000))
-            tail = self._stderr.read().decode(errors="replace").strip()
+            return self._stderr.read().decode(errors="replace").strip()
         except (OSError, ValueError):
-            tail = ""
-        tail = tail or self._buffer[-2000:].strip()
+            return ""
+
+    def _tail(self) -> str:
+        tail = self.last_words() or self._buffer[-2000:].strip()
         return f": {tail}" if tail else ""
 
 

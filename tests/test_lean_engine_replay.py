@@ -12,11 +12,13 @@ from lean_replay.world import (
     REFERENCE,
     ReplayWorld,
     answer,
+    fault,
     foo_candidate,
     recorded,
 )
 
 from leanfilter.backends.lean_repl import LeanReplBackend
+from leanfilter.cache import MemoryCache
 from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Status, Verdict
@@ -58,3 +60,20 @@ def test_a_type_that_is_not_the_statement_is_rejected() -> None:
     mismatch = answer(r"theorem _root_\.(lf_chk_[0-9a-f]+) :", "integrity_mismatch")
     verdict = verify([HEADER, REFERENCE, EXISTS, mismatch, PROVED], "\n  norm_num")
     assert verdict.status is not Status.PROVED
+
+
+def test_a_proof_that_exhausts_memory_fails_for_resources_and_is_never_cached() -> None:
+    flood = fault(r"\Atheorem foo.*exhaust", "flood")
+    backend = LeanReplBackend(
+        ReplayWorld().repl_settings([HEADER, REFERENCE, flood, EXISTS, INTEGRITY, PROVED])
+    )
+    config = VerifierConfig(pool=PoolConfig(workers=1), timeout=60)
+    with Verifier(config, backends={BackendName.LEAN: backend}, cache=MemoryCache()) as verifier:
+        first, again, honest = (
+            verifier.verify_all([foo_candidate(proof)])[0]
+            for proof in ("\n  exhaust", "\n  exhaust", "\n  norm_num")
+        )
+    for verdict in (first, again):
+        assert (verdict.status, verdict.reason) == (Status.FAILED, "resource.memory")
+    assert not again.cached  # machine-dependent: checked again, never served from the cache
+    assert honest.status is Status.PROVED  # on the session restarted after the death

@@ -116,6 +116,14 @@ def test_faults_end_in_engine_errors(world, kind, error):
     assert session.rss_mb() == 0
 
 
+@pytest.mark.parametrize(("kind", "resource"), [("flood", "memory"), ("stack", "stack")])
+def test_lean_dying_of_exhaustion_fails_the_candidate(world, kind, resource):
+    rules = [REFERENCE_SORRY, {"match": r"^theorem foo", "fault": kind}, AXIOMS]
+    raw = check(world, rules, request(), memory_mb=512)
+    assert raw.exhausted == resource
+    assert raw.declared is False and raw.messages[0].severity is Severity.ERROR
+
+
 def test_layout_attributes_lines_to_parts():
     layout = (
         FileLayout()

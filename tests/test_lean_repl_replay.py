@@ -232,11 +232,28 @@ def test_a_repl_that_dies_or_babbles_mid_proof_is_a_crash(world, kind):
     assert session.rss_mb() == 0
 
 
-def test_a_memory_flood_is_stopped_by_the_address_space_limit(world):
-    session = open_session(world, [HEADER, fault(r"\Atheorem foo", "flood")], memory_mb=512)
+@pytest.mark.parametrize(("kind", "resource"), [("flood", "memory"), ("stack", "stack")])
+def test_lean_dying_of_exhaustion_fails_the_candidate_and_the_session_restarts(
+    world, kind, resource
+):
+    """The runtime's last words on stderr say the candidate exhausted memory or stack: a
+    verdict, not a crash to retry. The session comes back with the header for the next one."""
+    dying = fault(r"\Atheorem foo.*exhaust", kind)
+    rules = [HEADER, REFERENCE, dying, EXISTS, INTEGRITY, PROVED]
+    session = open_session(world, rules, memory_mb=512)
+    try:
+        raw = check_one(session, request("\n  exhaust"), timeout=60)
+        assert raw.exhausted == resource
+        assert raw.declared is False and raw.messages[0].severity is Severity.ERROR
+        assert check_one(session, request()).integrity is True
+    finally:
+        session.close()
+
+
+def test_a_death_without_lean_s_last_words_stays_a_crash(world):
+    session = open_session(world, [HEADER, REFERENCE, fault(r"\Atheorem foo", "crash")])
     with pytest.raises(ProverCrashed):
-        session.check(request(statement=None), timeout=60)
-    assert session.rss_mb() == 0
+        session.check(request(), timeout=30)
 
 
 def test_endless_output_is_cut_at_the_output_limit(world):

@@ -15,13 +15,14 @@ import secrets
 import shutil
 import stat
 import subprocess
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from leanfilter.backends.base import CheckRequest, ProverUnavailable
+from leanfilter.backends.base import CheckRequest, ProverUnavailable, RawResult
 from leanfilter.records import BackendName, Candidate, Message, Position, Severity
 from leanfilter.sandbox import SandboxConfig
 
@@ -382,6 +383,24 @@ def statement_error(detail: str) -> Message:
     return Message(
         severity=Severity.ERROR, text=f"the trusted statement does not elaborate: {detail}"
     )
+
+
+# Lean's runtime writes these to stderr as it dies: a failed allocation panics and exits 1
+# (src/runtime/object.cpp), a fault in a thread's stack guard page aborts (stack_overflow.cpp).
+_DYING_WORDS = {"INTERNAL PANIC: out of memory": "memory", "Stack overflow detected": "stack"}
+
+
+def exhausted_resource(last_words: str) -> str | None:
+    """The resource whose exhaustion killed Lean: the candidate's doing, so a verdict, not a retry.
+
+    Forging these words on stderr only turns the forger's own check into a failure.
+    """
+    return next((res for words, res in _DYING_WORDS.items() if words in last_words), None)
+
+
+def exhausted_result(resource: str, started: float) -> RawResult:
+    died = Message(severity=Severity.ERROR, text=f"Lean ran out of {resource} and died")
+    return RawResult(messages=[died], exhausted=resource, time_s=time.monotonic() - started)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from leanfilter.backends.lean_common import (
     LeanSettings,
     LeanToolchain,
     axiom_report_for,
+    exhausted_resource,
+    exhausted_result,
     existence_command,
     fresh_name,
     integrity_command,
@@ -88,6 +90,7 @@ class LeanFileSession:
         self._slot = slot
         self._header_text = session_header(header, settings.max_heartbeats)
         self._live: JailedProcess | None = None
+        self._last_words = ""
 
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
         started = time.monotonic()
@@ -105,7 +108,13 @@ class LeanFileSession:
         if request.statement is not None:
             command = integrity_command(check, reference, request.theorem, request.statement)
             layout = layout.add("integrity", command)
-        lines = self._run(layout.text, started + timeout)
+        try:
+            lines = self._run(layout.text, started + timeout)
+        except ProverCrashed:
+            resource = exhausted_resource(self._last_words)
+            if resource is None:
+                raise
+            return [(request, exhausted_result(resource, started))]
         raw = _read_answers(request, layout, lines, check)
         return [(request, raw.model_copy(update={"time_s": time.monotonic() - started}))]
 
@@ -135,11 +144,13 @@ class LeanFileSession:
             process.close_input()
             output = process.read_to_end(deadline)
             code = process.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            if code not in _LEAN_EXIT_CODES:
-                raise ProverCrashed(f"lean exited with code {code}: {output[-300:]!r}")
+            words = process.last_words()
+            if code not in _LEAN_EXIT_CODES or exhausted_resource(words):
+                raise ProverCrashed(f"lean exited with code {code}: {(words or output)[-300:]!r}")
             return [_json_line(line) for line in output.splitlines() if line.strip()]
         finally:
             process.kill()
+            self._last_words = process.last_words()
             self._live = None
 
 

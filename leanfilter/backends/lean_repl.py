@@ -20,6 +20,7 @@ Nothing the candidate writes can reach the answers to 3 and 4: they are separate
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -31,6 +32,7 @@ from leanfilter.backends.base import (
     HeaderError,
     Outcome,
     ProverCrashed,
+    ProverError,
     ProverUnavailable,
     RawResult,
     first_error,
@@ -42,6 +44,8 @@ from leanfilter.backends.lean_common import (
     LeanSettings,
     LeanToolchain,
     axiom_report_for,
+    exhausted_resource,
+    exhausted_result,
     existence_command,
     fresh_name,
     integrity_command,
@@ -86,12 +90,21 @@ class LeanReplSession:
     ) -> None:
         self.header = header
         self.checks = 0
-        self._process = JailedProcess(argv, sandbox, slot, merge_stderr=False)
+        self._argv = argv
+        self._sandbox = sandbox
+        self._slot = slot
+        self._settings = settings
+        self._start()
+
+    def _start(self) -> None:
+        """A fresh REPL process with the header elaborated, and no statement known yet."""
+        self._process = JailedProcess(self._argv, self._sandbox, self._slot, merge_stderr=False)
         self._next_env = 0
         self._references: dict[str, _Reference] = {}
-        deadline = time.monotonic() + settings.header_timeout_s
+        deadline = time.monotonic() + self._settings.header_timeout_s
+        header = session_header(self.header, self._settings.max_heartbeats)
         try:
-            answer = self._command(session_header(header, settings.max_heartbeats), None, deadline)
+            answer = self._command(header, None, deadline)
         except BaseException:
             self.close()
             raise
@@ -103,8 +116,18 @@ class LeanReplSession:
 
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
         started = time.monotonic()
-        deadline = started + timeout
         self.checks += 1
+        try:
+            return self._check(request, started, started + timeout)
+        except ProverCrashed:
+            resource = exhausted_resource(self._process.last_words())
+            if resource is None:
+                raise
+        with contextlib.suppress(ProverError):  # else the next check finds it dead: a crash
+            self._start()
+        return [(request, exhausted_result(resource, started))]
+
+    def _check(self, request: CheckRequest, started: float, deadline: float) -> list[Outcome]:
         reference = None
         if request.statement is not None:
             reference = self._reference(request.statement, deadline)

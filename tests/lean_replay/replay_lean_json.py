@@ -12,7 +12,8 @@ data, endPos, fileName, isSilent, keepFullRange, kind, pos, severity; severity i
 Usage: replay_lean_json.py SCRIPT.json. For each rule (`match`: a regex over the file, multiline)
 and each place it matches, one message at the line and column of the match: `severity`, `data`
 (with `$1`… the regex's groups), optional `kind`. A rule with `fault` ("hang", "abort",
-"garbage") acts instead. As in Lean, nothing after a line starting with `#exit` is elaborated.
+"garbage"; "flood" and "stack" as in replay_repl.py) acts instead. As in Lean, nothing after a
+line starting with `#exit` is elaborated.
 Exit code 1 when an error was printed, else 0, as `lean` does.
 """
 
@@ -25,6 +26,9 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run with -I: no script dir on the path
+from replay_repl import die_like_lean_of_memory, die_like_lean_of_stack
 
 
 def message(text: str, found: re.Match[str], rule: dict) -> tuple[int, int, str]:
@@ -55,7 +59,11 @@ def fault(kind: str) -> None:
         sys.stdout.flush()
         os.kill(os.getpid(), signal.SIGABRT)
     elif kind == "garbage":
-        print("Stack overflow detected. Aborting.", flush=True)
+        print("Stack overflow detected. Aborting.", flush=True)  # on stdout: not Lean's words
+    elif kind == "flood":
+        die_like_lean_of_memory()
+    elif kind == "stack":
+        die_like_lean_of_stack()
 
 
 def main() -> None:

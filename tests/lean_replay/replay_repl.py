@@ -13,7 +13,9 @@ command's `cmd` text; the first whose `match` regex matches gives the answer:
 - `prefix`: text written before the answer (a forged answer, say);
 - `limit`: how many commands the rule may answer (afterwards the next rules are tried);
 - `fault`: "hang" (never answer), "crash" (half an answer, then exit), "garbage" (not JSON),
-  "flood" (allocate memory until the address-space limit kills it), "spew" (endless output).
+  "flood" (allocate until the address-space limit refuses, then die with the words Lean's
+  runtime writes: "INTERNAL PANIC: out of memory", exit 1), "stack" (die as Lean does on a
+  stack overflow: "Stack overflow detected. Aborting.", SIGABRT), "spew" (endless output).
 
 Framing follows the REPL's `Main.lean`: input lines are joined (each right-trimmed) until a
 blank line; queries starting with `#` or `--` are skipped; a query that is not JSON ends the
@@ -49,6 +51,25 @@ def recorded_answer(transcripts: Path, ref: str) -> str:
     return [a for a in text.split("\n\n") if a.strip()][int(index)]
 
 
+def die_like_lean_of_memory() -> None:
+    """Allocate until the address-space limit refuses, then die as Lean's runtime does."""
+    hoard = []
+    try:
+        while True:
+            hoard.append(bytearray(64 * 2**20))
+    except MemoryError:
+        hoard.clear()
+    sys.stderr.write("INTERNAL PANIC: out of memory\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def die_like_lean_of_stack() -> None:
+    sys.stderr.write("\nStack overflow detected. Aborting.\n")
+    sys.stderr.flush()
+    os.abort()
+
+
 def fault(kind: str) -> None:
     if kind == "hang":
         time.sleep(3600)
@@ -60,9 +81,9 @@ def fault(kind: str) -> None:
         sys.stdout.write("PANIC at Lean.Environment: unreachable code\n\n")
         sys.stdout.flush()
     elif kind == "flood":
-        hoard = []
-        while True:
-            hoard.append(bytearray(64 * 2**20))
+        die_like_lean_of_memory()
+    elif kind == "stack":
+        die_like_lean_of_stack()
     elif kind == "spew":
         while True:
             sys.stdout.write("x" * 2**20)
