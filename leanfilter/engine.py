@@ -1,18 +1,20 @@
 """`Verifier`: the one entry point that ties the pool, the policy, the cache and the database.
 
 Per candidate: the cache (a hit is free), the policy's screen, the backend's assembly, the pool,
-the policy's judgement; then the verdict is cached and recorded as soon as it exists, from the
-worker thread that produced it, so a killed run loses nothing it finished. Identical candidates
-in flight share one check. Verdicts come back in input order.
+the policy's judgement, and with `replay` the backend's replay of a proof found (on threads of
+its own, so the provers go on); then the verdict is cached and recorded as soon as it exists,
+from the thread that produced it, so a killed run loses nothing it finished. Identical
+candidates in flight share one check. Verdicts come back in input order.
 """
 
 from __future__ import annotations
 
 import itertools
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Protocol
 
@@ -21,17 +23,19 @@ from pydantic import BaseModel, Field
 from leanfilter.backends import create_backend
 from leanfilter.backends.base import (
     Backend,
+    CheckRequest,
     HeaderError,
     ProverCrashed,
     ProverError,
     ProverTimeout,
     ProverUnavailable,
     RawResult,
+    Replayer,
     header_hash,
 )
 from leanfilter.cache import MemoryCache, VerdictCache, candidate_key
 from leanfilter.policy import Decision, Policy, default_policy
-from leanfilter.pool import PoolConfig, ProverPool
+from leanfilter.pool import SLOTS_PER_ENGINE, PoolConfig, ProverPool, engine_slot
 from leanfilter.records import BackendName, Candidate, Status, Verdict
 
 
@@ -47,6 +51,11 @@ class VerifierConfig(BaseModel):
     pool: PoolConfig = Field(default_factory=PoolConfig)
     timeout: float | None = Field(default=None, description="seconds per proof; None: backend's")
     window: int = Field(default=1024, ge=1, description="candidates in flight at once")
+    replay: bool = Field(
+        default=False,
+        description="check every proof found again from scratch, in a fresh process with an"
+        " independent checker; one that cannot be replayed is not proved",
+    )
 
 
 class Verifier:
@@ -71,6 +80,15 @@ class Verifier:
         self._samples = itertools.count(1)
         self._toolchains: dict[BackendName, str | ProverUnavailable] = {}
         self._lock = threading.Lock()
+        self._replays: ThreadPoolExecutor | None = None
+        self._replay_slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(self.config.pool.workers):
+            self._replay_slots.put(engine_slot(SLOTS_PER_ENGINE // 2 + i))
+
+    @property
+    def version(self) -> str:
+        """What the verdicts were judged by: the policy, and whether proofs were replayed."""
+        return self.policy.version + ("+replay" if self.config.replay else "")
 
     def verify(self, candidates: Iterable[Candidate]) -> Iterator[Verdict]:
         """Verdicts in input order, streamed; at most `window` candidates are in flight."""
@@ -92,7 +110,7 @@ class Verifier:
             return done(
                 self._verdict(candidate, Status.ERROR, "prover.unavailable", str(toolchain))
             )
-        key = candidate_key(candidate, toolchain=toolchain, policy_version=self.policy.version)
+        key = candidate_key(candidate, toolchain=toolchain, policy_version=self.version)
         with self._lock:
             if key in self._inflight:
                 return _chain(self._inflight[key], lambda v: v.model_copy(update={"cached": True}))
@@ -118,15 +136,20 @@ class Verifier:
         timeout = self.config.timeout or backend.default_timeout
         checked = self._pool(candidate.backend).submit(candidate.header, request, timeout)
         checked.add_done_callback(
-            lambda f: self._conclude(candidate, key, future, self._judge(candidate, f, base))
+            lambda f: self._settle(candidate, key, future, self._judge(candidate, f, base), request)
         )
         return future
 
     def close(self, cancel: bool = False) -> None:
         """Wait for the provers to finish their work; with `cancel`, kill them now."""
+        if cancel:
+            self._abort_replays()
         for pool in self._pools.values():
             pool.close(cancel)
         self._pools.clear()
+        if self._replays is not None:
+            self._replays.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._replays = None
 
     def __enter__(self) -> Verifier:
         return self
@@ -158,6 +181,56 @@ class Verifier:
             if name not in self._pools:
                 self._pools[name] = ProverPool(self._backends[name], self.config.pool)
             return self._pools[name]
+
+    def _settle(
+        self, candidate: Candidate, key: str, future: Future[Verdict], verdict: Verdict,
+        request: CheckRequest,
+    ) -> None:  # fmt: skip
+        if verdict.status is not Status.PROVED or not self.config.replay:
+            self._conclude(candidate, key, future, verdict)
+            return
+        with self._lock:
+            if self._replays is None:
+                workers = self.config.pool.workers
+                self._replays = ThreadPoolExecutor(workers, thread_name_prefix="replay")
+            replays = self._replays
+        replays.submit(self._replay_and_conclude, candidate, key, future, verdict, request)
+
+    def _replay_and_conclude(
+        self, candidate: Candidate, key: str, future: Future[Verdict], verdict: Verdict,
+        request: CheckRequest,
+    ) -> None:  # fmt: skip
+        try:
+            verdict = self._replayed(candidate, verdict, request)
+        except Exception as e:  # the future must be answered, whatever happened
+            verdict = _replay_verdict(verdict, Status.ERROR, "replay.crashed", repr(e))
+        self._conclude(candidate, key, future, verdict)
+
+    def _replayed(self, candidate: Candidate, verdict: Verdict, request: CheckRequest) -> Verdict:
+        backend = self._backends[candidate.backend]
+        if not isinstance(backend, Replayer):
+            detail = f"the {candidate.backend.value} backend cannot replay proofs"
+            return _replay_verdict(verdict, Status.ERROR, "replay.unavailable", detail)
+        slot = self._replay_slots.get()
+        try:
+            timeout = self.config.timeout or backend.default_timeout
+            replayed = backend.replay(candidate.header, request, timeout, slot)
+        except ProverTimeout:
+            return _replay_verdict(verdict, Status.TIMEOUT, "replay.timeout", "replay ran too long")
+        except ProverUnavailable as e:
+            return _replay_verdict(verdict, Status.ERROR, "replay.unavailable", str(e))
+        except ProverError as e:
+            return _replay_verdict(verdict, Status.ERROR, "replay.crashed", str(e))
+        finally:
+            self._replay_slots.put(slot)
+        if not replayed.ok:
+            return _replay_verdict(verdict, Status.REJECTED, "replay.rejected", replayed.detail)
+        return verdict.model_copy(update={"time_s": (verdict.time_s or 0.0) + replayed.time_s})
+
+    def _abort_replays(self) -> None:
+        for backend in self._backends.values():
+            if isinstance(backend, Replayer):
+                backend.abort_replays()
 
     def _judge(self, candidate: Candidate, checked: Future[RawResult], base: dict) -> Verdict:
         try:
@@ -205,7 +278,7 @@ class Verifier:
             detail=detail,
             backend=candidate.backend,
             header_hash=header_hash(candidate.header),
-            policy_version=self.policy.version,
+            policy_version=self.version,
             **fields,
         )
 
@@ -233,6 +306,11 @@ def in_order(futures: Iterable[Future[Verdict]], window: int) -> Iterator[Verdic
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def _replay_verdict(verdict: Verdict, status: Status, reason: str, detail: str) -> Verdict:
+    """A proved verdict that its replay did not confirm."""
+    return verdict.model_copy(update={"status": status, "reason": reason, "detail": detail})
 
 
 def done(verdict: Verdict) -> Future[Verdict]:

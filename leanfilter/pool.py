@@ -30,6 +30,13 @@ from leanfilter.backends.base import (
     Session,
 )
 
+SLOTS_PER_ENGINE = 32
+
+
+def engine_slot(index: int) -> int:
+    """Sandbox slot `index` of this process: engines running at once get distinct uids."""
+    return (os.getpid() % 2000) * SLOTS_PER_ENGINE + index % SLOTS_PER_ENGINE
+
 
 class PoolConfig(BaseModel):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
@@ -58,10 +65,9 @@ class ProverPool:
         self._live: set[Session] = set()
         self._tags = itertools.count(1)
         self._bad_headers: dict[str, HeaderError] = {}
-        slot_base = (os.getpid() % 2000) * 32  # distinct sandbox uids for concurrent engines
         self._threads = [
             threading.Thread(
-                target=self._work, args=(slot_base + i,), daemon=True, name=f"prover-{i}"
+                target=self._work, args=(engine_slot(i),), daemon=True, name=f"prover-{i}"
             )
             for i in range(self.config.workers)
         ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -152,3 +154,34 @@ def test_ctrl_c_stops_at_once_kills_the_provers_and_leaves_whole_lines(tmp_path:
     for verdict in verdicts(out):  # each written line parses: none was cut in half
         assert verdict["status"] == "proved"
     assert not [p for p in provers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_replay_confirms_each_proof_found(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "in.jsonl", [good(), good("intros. reflexivity.")])
+    out = tmp_path / "out.jsonl"
+    result = run_cli(str(source), "-o", str(out), "--replay")
+    assert result.returncode == 0, result.stderr
+    proved, wrong = verdicts(out)
+    assert proved["status"] == "proved" and proved["policy_version"].endswith("+replay")
+    assert wrong["status"] == "failed"
+
+
+def test_replay_is_refused_at_once_for_lean(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "in.jsonl", [good()])
+    result = run_cli(str(source), "--backend", "lean", "--replay")
+    assert result.returncode == 2
+    assert "Lean has no replay yet" in result.stderr
+
+
+def test_replay_without_coqchk_proves_nothing_and_says_why_once(tmp_path: Path) -> None:
+    only_coqtop = Path(tempfile.mkdtemp())  # the jail's uid must reach it: not under tmp_path
+    only_coqtop.chmod(0o755)
+    (only_coqtop / "coqtop").symlink_to(shutil.which("coqtop") or "/usr/bin/coqtop")
+    source = write_lines(tmp_path / "in.jsonl", [good(), good("intros; lia. (* again *)")])
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "PATH": str(only_coqtop)}
+    result = run_cli(str(source), "-o", str(out), "--replay", env=env)
+    assert result.returncode == 3
+    assert [v["reason"] for v in verdicts(out)] == ["replay.unavailable"] * 2
+    notices = [x for x in result.stderr.splitlines() if "replay needs coqc and coqchk" in x]
+    assert len(notices) == 1

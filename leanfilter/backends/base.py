@@ -126,6 +126,28 @@ class Session(Protocol):
         ...
 
 
+class ReplayResult(BaseModel):
+    """A second opinion on an accepted proof, from a process in which nothing else ran."""
+
+    ok: bool
+    detail: str = Field(description="why not, in one line; or what was checked")
+    time_s: float = 0.0
+
+
+@runtime_checkable
+class Replayer(Protocol):
+    """A backend that can check an accepted proof again from scratch, with an independent
+    checker (highest assurance: `verify --replay`)."""
+
+    def replay(self, header: str, request: CheckRequest, timeout: float, slot: int) -> ReplayResult:
+        """Raises ProverTimeout, or ProverCrashed when no opinion could be had."""
+        ...
+
+    def abort_replays(self) -> None:
+        """Kill every replay in progress, from any thread."""
+        ...
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: BackendName

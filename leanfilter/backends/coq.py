@@ -37,8 +37,10 @@ from leanfilter.backends.base import (
     ProverCrashed,
     ProverUnavailable,
     RawResult,
+    ReplayResult,
     has_error,
 )
+from leanfilter.backends.coq_replay import CoqReplayer, ReplaySettings
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
 from leanfilter.sandbox import JailedProcess, SandboxConfig
@@ -69,6 +71,7 @@ class CoqSettings(BaseModel):
     audit_delay_s: float = Field(
         default=2.0, description="longest an accepted proof waits for its audit before a new check"
     )
+    replay: ReplaySettings = Field(default_factory=ReplaySettings)
 
 
 class Signature(BaseModel):
@@ -160,6 +163,7 @@ class CoqBackend:
 
     def __init__(self, settings: CoqSettings | None = None) -> None:
         self.settings = settings or CoqSettings()
+        self._replayer = CoqReplayer(self.settings.replay)
 
     @property
     def default_timeout(self) -> float:
@@ -186,6 +190,12 @@ class CoqBackend:
     def open_session(self, header: str, slot: int) -> CoqSession:
         self.toolchain()
         return CoqSession(self.settings, header, slot)
+
+    def replay(self, header: str, request: CheckRequest, timeout: float, slot: int) -> ReplayResult:
+        return self._replayer.replay(header, request, timeout, slot)
+
+    def abort_replays(self) -> None:
+        self._replayer.abort_replays()
 
 
 @functools.cache

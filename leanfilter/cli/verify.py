@@ -72,6 +72,13 @@ EXIT_PROVER_MISSING = 3
     type=click.Path(exists=True, dir_okay=False),
     help="Soundness policy configuration (JSON, or TOML on Python 3.11+); see docs/soundness.md.",
 )
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Highest assurance: compile every proof found again in a fresh process and re-check it "
+    "with an independent kernel checker (Coq: coqc and coqchk). A proof that does not replay is "
+    "not proved. Lean has no replay yet.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 def verify(
     input_path: str,
@@ -84,6 +91,7 @@ def verify(
     lean_mode: str,
     lean_project: str | None,
     policy_path: str | None,
+    replay: bool,
     progress: bool | None,
 ) -> None:
     """Check every candidate proof in INPUT (JSONL) and write one verdict per line.
@@ -97,6 +105,8 @@ def verify(
     reason, detail, messages, time_s and cached, in input order. A bad input line gets an
     `error` verdict naming what is wrong, and the run goes on.
     """
+    if replay and backend == BackendName.LEAN.value:
+        raise click.UsageError("--replay: Lean has no replay yet (docs/lean.md); Coq has")
     try:
         known = load_problems(problems) if problems else None
         policy = StrictPolicy(load_policy_config(policy_path)) if policy_path else None
@@ -105,7 +115,7 @@ def verify(
         raise click.ClickException(str(e)) from e
     kind = BackendName(backend) if backend else None
     pool = PoolConfig(workers=workers) if workers else PoolConfig()
-    config = VerifierConfig(pool=pool, timeout=timeout)
+    config = VerifierConfig(pool=pool, timeout=timeout, replay=replay)
     lean = LeanSettings(mode=lean_mode, **({"project": lean_project} if lean_project else {}))
     backends = {
         BackendName.LEAN: create_backend(BackendName.LEAN, lean=lean),
@@ -135,7 +145,7 @@ def verify(
                 out.write(json.dumps({"line": line, **verdict.model_dump(mode="json")}) + "\n")
                 out.flush()
                 if tally.add(verdict):
-                    click.echo(f"leanfilter: {verdict.detail}", err=True)
+                    click.echo(f"leanfilter: {verdict.detail}", err=True)  # once per reason
                 bar.update()
     except KeyboardInterrupt:
         click.echo("leanfilter: interrupted; every verdict written so far is complete", err=True)
@@ -160,19 +170,25 @@ class _Tally:
         self.cached = 0
         self.names: set[str] = set()
         self.solved: set[str] = set()
-        self.missing_prover = False
+        self.unavailable: set[str] = set()
+
+    @property
+    def missing_prover(self) -> bool:
+        return bool(self.unavailable)
 
     def add(self, verdict: Verdict) -> bool:
-        """Count it; True for the first verdict that says a prover is not installed."""
+        """Count it; True for the first verdict that says a prover or its replay is missing."""
         self.counts[verdict.status] += 1
         self.cached += verdict.cached
         if verdict.name:
             self.names.add(verdict.name)
         if verdict.accepted:
             self.solved.add(verdict.name)
-        first_missing = verdict.reason == "prover.unavailable" and not self.missing_prover
-        self.missing_prover |= first_missing
-        return first_missing
+        reason = verdict.reason or ""
+        first = reason.endswith(".unavailable") and reason not in self.unavailable
+        if first:
+            self.unavailable.add(reason)
+        return first
 
     def summary(self) -> str:
         total = sum(self.counts.values())

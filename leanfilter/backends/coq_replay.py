@@ -1,0 +1,158 @@
+"""Highest assurance for Coq: an accepted proof compiled again from scratch and its `.vo` re-checked
+by `coqchk`, Coq's stand-alone kernel checker, in a fresh jail.
+
+What this adds to the session's own checks:
+- a process in which no other candidate ran: nothing can leak through the session's `BackTo`;
+- coqchk's own type checker, whose conversion never uses the bytecode VM, so a VM bug behind an
+  allowed `vm_compute` does not pass;
+- the typing flags recorded in the `.vo`: unsafe (co)fixpoints, type-in-type, assumed positivity;
+- the axioms the proof's own library declares.
+
+The file is the header, the trusted statement, the candidate inside a module, and the integrity
+definition, as in the session. coqchk runs with `-norec`: the standard library is trusted (it is
+checked once, where Coq is installed), only the candidate's library is re-checked. The jail runs
+one fixed shell script; the candidate's text only ever arrives on stdin.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import threading
+import time
+
+from pydantic import BaseModel, Field
+
+from leanfilter.backends.base import (
+    CheckRequest,
+    ProverCrashed,
+    ProverUnavailable,
+    ReplayResult,
+)
+from leanfilter.sandbox import JailedProcess, SandboxConfig
+
+LIBRARY = "LfReplay"
+_SCRIPT = """
+cat > lf_replay.v || exit 97
+"$1" -q -Q . LfReplay lf_replay.v > coqc.out 2>&1
+code=$?
+if [ "$code" -ne 0 ]; then tail -c 2000 coqc.out; echo; echo "$3 coqc $code"; exit 0; fi
+"$2" -silent -o -Q . LfReplay -norec LfReplay.lf_replay 2>&1
+echo "$3 coqchk $?"
+"""
+# sh, and coqc or coqchk under it: both run under the jail's uid, one after the other
+_NPROC = 4
+
+
+class ReplaySettings(BaseModel):
+    coqc: str = "coqc"
+    coqchk: str = "coqchk"
+    sandbox: SandboxConfig = Field(
+        default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=_NPROC)
+    )
+
+
+def replay_file(header: str, request: CheckRequest) -> str:
+    """The whole checked text as one file, under fresh names the candidate cannot mention."""
+    nonce = secrets.token_hex(6)
+    lines = [header.rstrip(), ""]
+    if request.statement is not None:
+        lines.append(f"Definition lf_ref_{nonce} := {request.statement}.")
+    lines += [f"Module lf_m_{nonce}.", request.body.rstrip(), f"End lf_m_{nonce}."]
+    target = f"lf_m_{nonce}.{request.theorem}"
+    if request.statement is not None:
+        lines.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
+    else:
+        lines.append(f"Check {target}.")
+    return "\n".join(lines) + "\n"
+
+
+class CoqReplayer:
+    """Runs replays; remembers the live ones so that a cancelled run can kill them."""
+
+    def __init__(self, settings: ReplaySettings | None = None) -> None:
+        self.settings = settings or ReplaySettings()
+        self._live: set[JailedProcess] = set()
+        self._lock = threading.Lock()
+
+    def replay(self, header: str, request: CheckRequest, timeout: float, slot: int) -> ReplayResult:
+        started = time.monotonic()
+        programs = [_located(self.settings.coqc), _located(self.settings.coqchk)]
+        marker = f"lf-replay-{secrets.token_hex(8)}"
+        argv = ["/bin/sh", "-c", _SCRIPT, "sh", *programs, marker]
+        process = JailedProcess(argv, self.settings.sandbox, slot, merge_stderr=True)
+        with self._lock:
+            self._live.add(process)
+        try:
+            process.write(replay_file(header, request))
+            process.close_input()
+            output = process.read_to_end(started + timeout)
+        finally:
+            with self._lock:
+                self._live.discard(process)
+            process.kill()
+        return judge_output(output, marker).model_copy(
+            update={"time_s": time.monotonic() - started}
+        )
+
+    def abort_replays(self) -> None:
+        with self._lock:
+            live = list(self._live)
+        for process in live:
+            process.abort()
+
+
+def _located(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise ProverUnavailable(f"`{program}` is not installed; replay needs coqc and coqchk")
+    return path
+
+
+def judge_output(output: str, marker: str) -> ReplayResult:
+    """The script's output: coqc's last words if it failed, else coqchk's report."""
+    ends = re.findall(rf"^{re.escape(marker)} (coqc|coqchk) (\d+)$", output, re.M)
+    if not ends:
+        raise ProverCrashed(f"replay ended without its report: {output[-300:]!r}")
+    program, code = ends[-1]
+    report = output[: output.rfind(marker)].strip()
+    if program == "coqc":
+        return ReplayResult(ok=False, detail=f"coqc rejects it in a fresh process: {_last(report)}")
+    if code != "0":
+        return ReplayResult(ok=False, detail=f"coqchk rejects the compiled proof: {_last(report)}")
+    sections = summary_sections(report)
+    if sections is None:
+        raise ProverCrashed(f"coqchk printed no context summary: {report[-300:]!r}")
+    own = [a for a in sections.get("Axioms", []) if a.startswith(f"{LIBRARY}.")]
+    if own:
+        return ReplayResult(ok=False, detail=f"coqchk: the proof declares axioms: {', '.join(own)}")
+    if sections.get("Theory") != ["Set is predicative"]:
+        return ReplayResult(ok=False, detail=f"coqchk: theory {sections.get('Theory')}")
+    for title, items in sections.items():
+        if title not in ("Axioms", "Theory") and items:
+            return ReplayResult(ok=False, detail=f"coqchk: {title}: {', '.join(items)}")
+    return ReplayResult(ok=True, detail="compiled afresh by coqc and re-checked by coqchk")
+
+
+def summary_sections(report: str) -> dict[str, list[str]] | None:
+    """coqchk's CONTEXT SUMMARY: each `* Title:` with the items listed under it or after it."""
+    if "CONTEXT SUMMARY" not in report:
+        return None
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in report[report.rfind("CONTEXT SUMMARY") :].splitlines():
+        heading = re.match(r"\* (.+?):\s*(.*)$", line)
+        if heading:
+            current = sections.setdefault(heading.group(1), [])
+            inline = heading.group(2).strip()
+            if inline and inline != "<none>":
+                current.append(inline)
+        elif current is not None and line.startswith("    ") and line.strip():
+            current.append(line.strip())
+    return sections
+
+
+def _last(report: str) -> str:
+    lines = [line.strip() for line in report.splitlines() if line.strip()]
+    return " ".join(lines[-3:])[:500] if lines else "no message"
