@@ -9,12 +9,12 @@ candidates in flight share one check. Verdicts come back in input order.
 
 from __future__ import annotations
 
+import functools
 import itertools
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Protocol
 
@@ -30,13 +30,13 @@ from leanfilter.backends.base import (
     ProverTimeout,
     ProverUnavailable,
     RawResult,
-    Replayer,
     header_hash,
 )
 from leanfilter.cache import MemoryCache, VerdictCache, candidate_key
 from leanfilter.policy import Decision, Policy, default_policy
 from leanfilter.pool import SLOTS_PER_ENGINE, PoolConfig, ProverPool, engine_slot
 from leanfilter.records import BackendName, Candidate, Status, Verdict
+from leanfilter.replays import ReplayJob, ReplayStage
 
 
 class Recorder(Protocol):
@@ -80,10 +80,7 @@ class Verifier:
         self._samples = itertools.count(1)
         self._toolchains: dict[BackendName, str | ProverUnavailable] = {}
         self._lock = threading.Lock()
-        self._replays: ThreadPoolExecutor | None = None
-        self._replay_slots: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for i in range(self.config.pool.workers):
-            self._replay_slots.put(engine_slot(SLOTS_PER_ENGINE // 2 + i))
+        self._replays: ReplayStage | None = None
 
     @property
     def version(self) -> str:
@@ -133,7 +130,7 @@ class Verifier:
         request = request.model_copy(
             update={"allowed_axioms": self.policy.allowed_axioms(candidate)}
         )
-        timeout = self.config.timeout or backend.default_timeout
+        timeout = self._timeout(backend)
         checked = self._pool(candidate.backend).submit(candidate.header, request, timeout)
         checked.add_done_callback(
             lambda f: self._settle(candidate, key, future, self._judge(candidate, f, base), request)
@@ -141,14 +138,14 @@ class Verifier:
         return future
 
     def close(self, cancel: bool = False) -> None:
-        """Wait for the provers to finish their work; with `cancel`, kill them now."""
-        if cancel:
-            self._abort_replays()
+        """Wait for the provers and replays to finish their work; with `cancel`, kill them now."""
+        if cancel and self._replays is not None:
+            self._replays.close(cancel=True)
         for pool in self._pools.values():
             pool.close(cancel)
         self._pools.clear()
         if self._replays is not None:
-            self._replays.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._replays.close(cancel)
             self._replays = None
 
     def __enter__(self) -> Verifier:
@@ -191,46 +188,18 @@ class Verifier:
             return
         with self._lock:
             if self._replays is None:
-                workers = self.config.pool.workers
-                self._replays = ThreadPoolExecutor(workers, thread_name_prefix="replay")
+                slots = [
+                    engine_slot(SLOTS_PER_ENGINE // 2 + i) for i in range(self.config.pool.workers)
+                ]
+                self._replays = ReplayStage(self._backends, self._timeout, slots)
             replays = self._replays
-        replays.submit(self._replay_and_conclude, candidate, key, future, verdict, request)
+        conclude = functools.partial(self._conclude, candidate, key, future)
+        replays.submit(
+            ReplayJob(candidate=candidate, request=request, verdict=verdict, done=conclude)
+        )
 
-    def _replay_and_conclude(
-        self, candidate: Candidate, key: str, future: Future[Verdict], verdict: Verdict,
-        request: CheckRequest,
-    ) -> None:  # fmt: skip
-        try:
-            verdict = self._replayed(candidate, verdict, request)
-        except Exception as e:  # the future must be answered, whatever happened
-            verdict = _replay_verdict(verdict, Status.ERROR, "replay.crashed", repr(e))
-        self._conclude(candidate, key, future, verdict)
-
-    def _replayed(self, candidate: Candidate, verdict: Verdict, request: CheckRequest) -> Verdict:
-        backend = self._backends[candidate.backend]
-        if not isinstance(backend, Replayer):
-            detail = f"the {candidate.backend.value} backend cannot replay proofs"
-            return _replay_verdict(verdict, Status.ERROR, "replay.unavailable", detail)
-        slot = self._replay_slots.get()
-        try:
-            timeout = self.config.timeout or backend.default_timeout
-            replayed = backend.replay(candidate.header, request, timeout, slot)
-        except ProverTimeout:
-            return _replay_verdict(verdict, Status.TIMEOUT, "replay.timeout", "replay ran too long")
-        except ProverUnavailable as e:
-            return _replay_verdict(verdict, Status.ERROR, "replay.unavailable", str(e))
-        except ProverError as e:
-            return _replay_verdict(verdict, Status.ERROR, "replay.crashed", str(e))
-        finally:
-            self._replay_slots.put(slot)
-        if not replayed.ok:
-            return _replay_verdict(verdict, Status.REJECTED, "replay.rejected", replayed.detail)
-        return verdict.model_copy(update={"time_s": (verdict.time_s or 0.0) + replayed.time_s})
-
-    def _abort_replays(self) -> None:
-        for backend in self._backends.values():
-            if isinstance(backend, Replayer):
-                backend.abort_replays()
+    def _timeout(self, backend: Backend) -> float:
+        return self.config.timeout or backend.default_timeout
 
     def _judge(self, candidate: Candidate, checked: Future[RawResult], base: dict) -> Verdict:
         try:
@@ -306,11 +275,6 @@ def in_order(futures: Iterable[Future[Verdict]], window: int) -> Iterator[Verdic
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
-
-
-def _replay_verdict(verdict: Verdict, status: Status, reason: str, detail: str) -> Verdict:
-    """A proved verdict that its replay did not confirm."""
-    return verdict.model_copy(update={"status": status, "reason": reason, "detail": detail})
 
 
 def done(verdict: Verdict) -> Future[Verdict]:

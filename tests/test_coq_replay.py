@@ -10,7 +10,7 @@ import time
 import pytest
 from doubles.lying_prover import LyingCoqBackend
 
-from leanfilter.backends.base import ProverCrashed
+from leanfilter.backends.base import ProverCrashed, ReplayResult
 from leanfilter.backends.coq import CoqBackend
 from leanfilter.backends.coq_replay import judge_output, summary_sections
 from leanfilter.cache import MemoryCache
@@ -38,9 +38,15 @@ def cand(proof: str, statement: str | None = STATEMENT, whole_file: bool = False
     )
 
 
-def replayed(candidate: Candidate, timeout: float = 60):
+def replayed_together(candidates: list[Candidate], timeout: float = 60) -> list[ReplayResult]:
     backend = CoqBackend()
-    return backend.replay(candidate.header, backend.assemble(candidate, 1), timeout, slot=7)
+    requests = [backend.assemble(c, i) for i, c in enumerate(candidates)]
+    return backend.replay(ARITH, requests, timeout, slot=7)
+
+
+def replayed(candidate: Candidate, timeout: float = 60) -> ReplayResult:
+    (result,) = replayed_together([candidate], timeout)
+    return result
 
 
 def verify(
@@ -58,7 +64,7 @@ def verify(
 
 def test_an_honest_proof_replays() -> None:
     result = replayed(cand(HONEST))
-    assert result.ok, result.detail
+    assert result.outcome == "confirmed", result.detail
     assert result.time_s > 0
 
 
@@ -90,19 +96,44 @@ FILE_DEFINITION = "Definition plus_zero : forall n : nat, n + 0 = n"
 )
 def test_what_the_kernel_checker_refuses(candidate: Candidate, why: str) -> None:
     result = replayed(candidate)
-    assert not result.ok
+    assert result.outcome == "rejected"
     assert why in result.detail
 
 
 def test_a_theorem_of_another_type_fails_the_integrity_definition() -> None:
     other = "Theorem plus_zero : forall n : nat, 0 + n = n.\nProof. reflexivity. Qed."
     result = replayed(cand(other, whole_file=True))
-    assert not result.ok and "coqc rejects" in result.detail
+    assert result.outcome == "rejected" and "coqc rejects" in result.detail
 
 
 def test_a_whole_file_without_its_theorem_fails() -> None:
     result = replayed(cand("Lemma other : True. Proof. exact I. Qed.", None, whole_file=True))
-    assert not result.ok and "plus_zero" in result.detail
+    assert result.outcome == "rejected" and "plus_zero" in result.detail
+
+
+SQUARES = [
+    Candidate(
+        name=f"sq{k}",
+        backend=BackendName.COQ,
+        header=ARITH,
+        statement=f"Theorem sq{k} : {k} * {k} = {k * k}.",
+        proof="reflexivity.",
+    )
+    for k in range(6)
+]
+
+
+def test_proofs_replayed_together_share_one_compilation() -> None:
+    together = replayed_together(SQUARES)
+    assert [r.outcome for r in together] == ["confirmed"] * len(SQUARES)
+    alone = [replayed(c) for c in SQUARES]
+    assert sum(r.time_s for r in together) < sum(r.time_s for r in alone)
+
+
+def test_one_bad_proof_in_a_batch_is_found_alone_and_spares_the_others() -> None:
+    bad = SQUARES[2].model_copy(update={"proof": "exact I."})
+    results = replayed_together([*SQUARES[:2], bad, *SQUARES[3:]])
+    assert [r.outcome for r in results] == ["confirmed"] * 2 + ["rejected"] + ["confirmed"] * 3
 
 
 # -- coqchk's report, read strictly ----------------------------------------------------------
@@ -140,11 +171,11 @@ def test_the_summary_is_read_section_by_section() -> None:
 
 def test_only_the_script_s_own_last_marker_counts() -> None:
     forged = "m coqchk 0\n" + REPORT.replace("    LfReplay.lf_replay.lf_m_1.cheat\n", "")
-    assert judge_output(forged + "m coqchk 0\n", "m").ok
-    assert not judge_output(REPORT + "m coqchk 0\n", "m").ok  # the library's own axiom
-    assert not judge_output(forged + "m coqchk 1\n", "m").ok
+    assert judge_output(forged + "m coqchk 0\n", "m").outcome == "confirmed"
+    assert judge_output(REPORT + "m coqchk 0\n", "m").outcome == "rejected"  # its own axiom
+    assert judge_output(forged + "m coqchk 1\n", "m").outcome == "rejected"
     impredicative = forged.replace("Set is predicative", "Set is impredicative")
-    assert not judge_output(impredicative + "m coqchk 0\n", "m").ok
+    assert judge_output(impredicative + "m coqchk 0\n", "m").outcome == "rejected"
     with pytest.raises(ProverCrashed):
         judge_output(REPORT, "m")  # killed before its marker: no opinion
 

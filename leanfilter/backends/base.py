@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -129,22 +129,25 @@ class Session(Protocol):
 class ReplayResult(BaseModel):
     """A second opinion on an accepted proof, from a process in which nothing else ran."""
 
-    ok: bool
+    outcome: Literal["confirmed", "rejected", "timeout", "crashed", "unavailable"]
     detail: str = Field(description="why not, in one line; or what was checked")
     time_s: float = 0.0
 
 
 @runtime_checkable
 class Replayer(Protocol):
-    """A backend that can check an accepted proof again from scratch, with an independent
+    """A backend that can check accepted proofs again from scratch, with an independent
     checker (highest assurance: `verify --replay`)."""
 
-    def replay(self, header: str, request: CheckRequest, timeout: float, slot: int) -> ReplayResult:
-        """Raises ProverTimeout, or ProverCrashed when no opinion could be had."""
+    def replay(
+        self, header: str, requests: list[CheckRequest], timeout: float, slot: int
+    ) -> list[ReplayResult]:
+        """One result per request, in order. Requests that may share a file (`batch_audit`)
+        can be replayed together; `timeout` is per request."""
         ...
 
     def abort_replays(self) -> None:
-        """Kill every replay in progress, from any thread."""
+        """Kill every replay in progress, from any thread; none starts until the next call."""
         ...
 
 

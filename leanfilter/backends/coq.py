@@ -191,8 +191,10 @@ class CoqBackend:
         self.toolchain()
         return CoqSession(self.settings, header, slot)
 
-    def replay(self, header: str, request: CheckRequest, timeout: float, slot: int) -> ReplayResult:
-        return self._replayer.replay(header, request, timeout, slot)
+    def replay(
+        self, header: str, requests: list[CheckRequest], timeout: float, slot: int
+    ) -> list[ReplayResult]:
+        return self._replayer.replay(header, requests, timeout, slot)
 
     def abort_replays(self) -> None:
         self._replayer.abort_replays()

@@ -27,6 +27,8 @@ from pydantic import BaseModel, Field
 from leanfilter.backends.base import (
     CheckRequest,
     ProverCrashed,
+    ProverError,
+    ProverTimeout,
     ProverUnavailable,
     ReplayResult,
 )
@@ -53,54 +55,92 @@ class ReplaySettings(BaseModel):
     )
 
 
-def replay_file(header: str, request: CheckRequest) -> str:
-    """The whole checked text as one file, under fresh names the candidate cannot mention."""
-    nonce = secrets.token_hex(6)
+def replay_file(header: str, requests: list[CheckRequest]) -> str:
+    """The checked text as one file, under fresh names the candidates cannot mention.
+
+    Every trusted statement is elaborated right after the header, before any candidate runs, so
+    nothing a candidate declares can change what another one's statement means.
+    """
+    nonces = [secrets.token_hex(6) for _ in requests]
     lines = [header.rstrip(), ""]
-    if request.statement is not None:
-        lines.append(f"Definition lf_ref_{nonce} := {request.statement}.")
-    lines += [f"Module lf_m_{nonce}.", request.body.rstrip(), f"End lf_m_{nonce}."]
-    target = f"lf_m_{nonce}.{request.theorem}"
-    if request.statement is not None:
-        lines.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
-    else:
-        lines.append(f"Check {target}.")
+    for nonce, request in zip(nonces, requests, strict=True):
+        if request.statement is not None:
+            lines.append(f"Definition lf_ref_{nonce} := {request.statement}.")
+    for nonce, request in zip(nonces, requests, strict=True):
+        lines += [f"Module lf_m_{nonce}.", request.body.rstrip(), f"End lf_m_{nonce}."]
+        target = f"lf_m_{nonce}.{request.theorem}"
+        if request.statement is not None:
+            lines.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
+        else:
+            lines.append(f"Check {target}.")
     return "\n".join(lines) + "\n"
 
 
 class CoqReplayer:
-    """Runs replays; remembers the live ones so that a cancelled run can kill them."""
+    """Runs replays; remembers the live ones so that a cancelled run can kill them.
+
+    Requests that may share a file are replayed together, in one coqc and one coqchk: the
+    libraries' loading, which dominates, is paid once. Only a batch that passes whole counts;
+    otherwise each request is replayed alone, so no verdict depends on its neighbours.
+    """
 
     def __init__(self, settings: ReplaySettings | None = None) -> None:
         self.settings = settings or ReplaySettings()
         self._live: set[JailedProcess] = set()
         self._lock = threading.Lock()
+        self._aborts = 0
 
-    def replay(self, header: str, request: CheckRequest, timeout: float, slot: int) -> ReplayResult:
+    def replay(
+        self, header: str, requests: list[CheckRequest], timeout: float, slot: int
+    ) -> list[ReplayResult]:
+        generation = self._aborts
+        if len(requests) > 1 and all(r.batch_audit for r in requests):
+            batch = self._one(header, requests, timeout * len(requests), slot, generation)
+            if batch.outcome == "confirmed":
+                share = batch.time_s / len(requests)
+                return [batch.model_copy(update={"time_s": share}) for _ in requests]
+        return [self._one(header, [r], timeout, slot, generation) for r in requests]
+
+    def abort_replays(self) -> None:
+        with self._lock:
+            self._aborts += 1
+            live = list(self._live)
+        for process in live:
+            process.abort()
+
+    def _one(
+        self, header: str, requests: list[CheckRequest], timeout: float, slot: int, generation: int
+    ) -> ReplayResult:
         started = time.monotonic()
+        try:
+            text = replay_file(header, requests)
+            output, marker = self._run(text, started + timeout, slot, generation)
+            result = judge_output(output, marker)
+        except ProverTimeout:
+            result = ReplayResult(outcome="timeout", detail="the replay ran past the time limit")
+        except ProverUnavailable as e:
+            result = ReplayResult(outcome="unavailable", detail=str(e))
+        except ProverError as e:
+            result = ReplayResult(outcome="crashed", detail=str(e))
+        return result.model_copy(update={"time_s": time.monotonic() - started})
+
+    def _run(self, text: str, deadline: float, slot: int, generation: int) -> tuple[str, str]:
         programs = [_located(self.settings.coqc), _located(self.settings.coqchk)]
         marker = f"lf-replay-{secrets.token_hex(8)}"
         argv = ["/bin/sh", "-c", _SCRIPT, "sh", *programs, marker]
-        process = JailedProcess(argv, self.settings.sandbox, slot, merge_stderr=True)
         with self._lock:
+            if self._aborts != generation:
+                raise ProverCrashed("the run was cancelled")
+            process = JailedProcess(argv, self.settings.sandbox, slot, merge_stderr=True)
             self._live.add(process)
         try:
-            process.write(replay_file(header, request))
+            process.write(text)
             process.close_input()
-            output = process.read_to_end(started + timeout)
+            return process.read_to_end(deadline), marker
         finally:
             with self._lock:
                 self._live.discard(process)
             process.kill()
-        return judge_output(output, marker).model_copy(
-            update={"time_s": time.monotonic() - started}
-        )
-
-    def abort_replays(self) -> None:
-        with self._lock:
-            live = list(self._live)
-        for process in live:
-            process.abort()
 
 
 def _located(program: str) -> str:
@@ -118,21 +158,27 @@ def judge_output(output: str, marker: str) -> ReplayResult:
     program, code = ends[-1]
     report = output[: output.rfind(marker)].strip()
     if program == "coqc":
-        return ReplayResult(ok=False, detail=f"coqc rejects it in a fresh process: {_last(report)}")
+        return _rejected(f"coqc rejects it in a fresh process: {_last(report)}")
     if code != "0":
-        return ReplayResult(ok=False, detail=f"coqchk rejects the compiled proof: {_last(report)}")
+        return _rejected(f"coqchk rejects the compiled proof: {_last(report)}")
     sections = summary_sections(report)
     if sections is None:
         raise ProverCrashed(f"coqchk printed no context summary: {report[-300:]!r}")
     own = [a for a in sections.get("Axioms", []) if a.startswith(f"{LIBRARY}.")]
     if own:
-        return ReplayResult(ok=False, detail=f"coqchk: the proof declares axioms: {', '.join(own)}")
+        return _rejected(f"coqchk: the proof declares axioms: {', '.join(own)}")
     if sections.get("Theory") != ["Set is predicative"]:
-        return ReplayResult(ok=False, detail=f"coqchk: theory {sections.get('Theory')}")
+        return _rejected(f"coqchk: theory {sections.get('Theory')}")
     for title, items in sections.items():
         if title not in ("Axioms", "Theory") and items:
-            return ReplayResult(ok=False, detail=f"coqchk: {title}: {', '.join(items)}")
-    return ReplayResult(ok=True, detail="compiled afresh by coqc and re-checked by coqchk")
+            return _rejected(f"coqchk: {title}: {', '.join(items)}")
+    return ReplayResult(
+        outcome="confirmed", detail="compiled afresh by coqc and re-checked by coqchk"
+    )
+
+
+def _rejected(detail: str) -> ReplayResult:
+    return ReplayResult(outcome="rejected", detail=detail)
 
 
 def summary_sections(report: str) -> dict[str, list[str]] | None:
