@@ -7,7 +7,9 @@ Three ways through the same Verifier, pool and warm sandboxed coqtop sessions:
   (a subclass of the real session that skips exactly those commands);
 - audit: the real session (integrity against the statement elaborated first, existence, batched
   `Print Assumptions`, full axiom paths) with the strict policy's text rules switched off;
-- full: the same plus the strict policy's text rules (`screen`) and judgement.
+- full: the same plus the strict policy's text rules (`screen`) and judgement;
+- replay: full, and every proof found compiled again by coqc in a fresh jail and re-checked by
+  coqchk (`verify --replay`), batched per header as the replay stage does.
 
 `vm_compute` is allowed in all three so that every way checks the same candidates (the strict
 default would refuse those before any prover runs, which is cheaper still). The text rules'
@@ -66,9 +68,13 @@ def load_candidates() -> list[Candidate]:
 
 
 def run(
-    candidates: list[Candidate], workers: int, backend: CoqBackend, policy: StrictPolicy
+    candidates: list[Candidate],
+    workers: int,
+    backend: CoqBackend,
+    policy: StrictPolicy,
+    replay: bool = False,
 ) -> tuple[float, list[Status]]:
-    config = VerifierConfig(pool=PoolConfig(workers=workers))
+    config = VerifierConfig(pool=PoolConfig(workers=workers), replay=replay)
     started = time.perf_counter()
     with Verifier(
         config, backends={BackendName.COQ: backend}, policy=policy, cache=MemoryCache()
@@ -116,12 +122,14 @@ def main() -> None:
             StrictPolicy(PolicyConfig.model_validate({**ALLOW_VM, "text_rules": False})),
         ),
         "full": (CoqBackend(), StrictPolicy(PolicyConfig.model_validate(ALLOW_VM))),
+        "replay": (CoqBackend(), StrictPolicy(PolicyConfig.model_validate(ALLOW_VM))),
     }
     seconds: dict[str, float] = {}
     statuses: dict[str, list[Status]] = {}
     for _ in range(args.repeat):
         for name, (backend, policy) in ways.items():
-            took, statuses[name] = run(candidates, args.workers, backend, policy)
+            replay = name == "replay"
+            took, statuses[name] = run(candidates, args.workers, backend, policy, replay)
             seconds[name] = min(took, seconds.get(name, took))
     n = len(candidates)
     proved = sum(s is Status.PROVED for s in statuses["full"])
@@ -132,10 +140,12 @@ def main() -> None:
     print(f"audit / raw time: {seconds['audit'] / seconds['raw']:.2f}x")
     print(f"full  / raw time: {seconds['full'] / seconds['raw']:.2f}x")
     print(f"full  / audit time: {seconds['full'] / seconds['audit']:.3f}x")
+    print(f"replay / full time: {seconds['replay'] / seconds['full']:.2f}x")
+    print(f"replay / raw time: {seconds['replay'] / seconds['raw']:.2f}x")
     added = 1000 * (seconds["full"] - seconds["raw"]) / n
     print(f"policy + audit, added per proof: {added:.1f} ms")
-    agree = statuses["raw"] == statuses["audit"] == statuses["full"]
-    print(f"verdicts agree across the three ways: {agree}")
+    agree = statuses["raw"] == statuses["audit"] == statuses["full"] == statuses["replay"]
+    print(f"verdicts agree across the four ways: {agree}")
     coq_screen = screen_cost(candidates)
     lean = lean_few_shot()
     lean_screen = screen_cost(lean)

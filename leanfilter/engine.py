@@ -56,6 +56,9 @@ class VerifierConfig(BaseModel):
         description="check every proof found again from scratch, in a fresh process with an"
         " independent checker; one that cannot be replayed is not proved",
     )
+    replay_batch: int = Field(
+        default=16, ge=1, description="proofs with the same header replayed in one run at most"
+    )
 
 
 class Verifier:
@@ -191,7 +194,9 @@ class Verifier:
                 slots = [
                     engine_slot(SLOTS_PER_ENGINE // 2 + i) for i in range(self.config.pool.workers)
                 ]
-                self._replays = ReplayStage(self._backends, self._timeout, slots)
+                self._replays = ReplayStage(
+                    self._backends, self._timeout, slots, self.config.replay_batch
+                )
             replays = self._replays
         conclude = functools.partial(self._conclude, candidate, key, future)
         replays.submit(
