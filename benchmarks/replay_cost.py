@@ -2,8 +2,8 @@
 one run on the same candidates and cores.
 
 The workload: each proved miniF2F-rocq example candidate, sampled `--samples` times (the copies
-differ by a trailing comment, so none is a cache hit), in problem order as a sampler produces
-them. Four ways through the same Verifier:
+start with a different `idtac`, so none is a cache hit or shares a check), in problem order as a
+sampler produces them. Four ways through the same Verifier:
 
 - check: the full policy and audit, no replay;
 - replay, one by one: each proof replayed alone (`replay_batch=1`): one coqc and one coqchk per
@@ -35,7 +35,7 @@ def workload(samples: int) -> list[Candidate]:
     proved_flags, _ = _checked(candidates, 2, None)
     proved = [c for c, ok in zip(candidates, proved_flags, strict=True) if ok]
     return [
-        c.model_copy(update={"proof": f"{c.proof} (* sample {i} *)"})
+        c.model_copy(update={"proof": f'idtac "sample {i}". {c.proof}'})
         for c in proved
         for i in range(samples)
     ]

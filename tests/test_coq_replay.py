@@ -10,6 +10,7 @@ import time
 import pytest
 from doubles.lying_prover import LyingCoqBackend
 
+from leanfilter.backends import coq_replay
 from leanfilter.backends.base import ProverCrashed, ReplayResult
 from leanfilter.backends.coq import CoqBackend
 from leanfilter.backends.coq_replay import judge_output, summary_sections
@@ -123,17 +124,33 @@ SQUARES = [
 ]
 
 
-def test_proofs_replayed_together_share_one_compilation() -> None:
+@pytest.fixture
+def launches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the replay jails started."""
+    started: list[int] = []
+
+    class Counted(coq_replay.JailedProcess):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            started.append(1)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(coq_replay, "JailedProcess", Counted)
+    return started
+
+
+def test_proofs_replayed_together_share_one_compilation(launches: list[int]) -> None:
     together = replayed_together(SQUARES)
     assert [r.outcome for r in together] == ["confirmed"] * len(SQUARES)
-    alone = [replayed(c) for c in SQUARES]
-    assert sum(r.time_s for r in together) < sum(r.time_s for r in alone)
+    assert len(launches) == 1
 
 
-def test_one_bad_proof_in_a_batch_is_found_alone_and_spares_the_others() -> None:
+def test_one_bad_proof_in_a_batch_is_found_alone_and_spares_the_others(
+    launches: list[int],
+) -> None:
     bad = SQUARES[2].model_copy(update={"proof": "exact I."})
     results = replayed_together([*SQUARES[:2], bad, *SQUARES[3:]])
     assert [r.outcome for r in results] == ["confirmed"] * 2 + ["rejected"] + ["confirmed"] * 3
+    assert len(launches) == 1 + len(SQUARES)  # the batch, then each alone
 
 
 # -- coqchk's report, read strictly ----------------------------------------------------------
@@ -178,6 +195,9 @@ def test_only_the_script_s_own_last_marker_counts() -> None:
     assert judge_output(impredicative + "m coqchk 0\n", "m").outcome == "rejected"
     with pytest.raises(ProverCrashed):
         judge_output(REPORT, "m")  # killed before its marker: no opinion
+    assert judge_output("Killed\nm coqc 137\n", "m").outcome == "crashed"
+    assert judge_output("Error: Out of memory.\nm coqc 1\n", "m").outcome == "crashed"
+    assert judge_output("Error: no proof.\nm coqc 1\n", "m").outcome == "rejected"
 
 
 # -- through the engine ----------------------------------------------------------------------

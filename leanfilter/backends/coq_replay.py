@@ -157,6 +157,8 @@ def judge_output(output: str, marker: str) -> ReplayResult:
         raise ProverCrashed(f"replay ended without its report: {output[-300:]!r}")
     program, code = ends[-1]
     report = output[: output.rfind(marker)].strip()
+    if int(code) >= 128 or "Out of memory" in report:  # killed, or out of memory: no opinion
+        return ReplayResult(outcome="crashed", detail=f"{program} died: {_last(report)}")
     if program == "coqc":
         return _rejected(f"coqc rejects it in a fresh process: {_last(report)}")
     if code != "0":
