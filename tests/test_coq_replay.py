@@ -101,6 +101,14 @@ def test_what_the_kernel_checker_refuses(candidate: Candidate, why: str) -> None
     assert why in result.detail
 
 
+def test_coqc_elaborates_with_the_sessions_flags() -> None:
+    """The sessions run with the native compiler off (native_compute falls back to the VM);
+    so does the replay, or coqc would try to start the OCaml compiler inside the jail."""
+    native = SQUARES[3].model_copy(update={"proof": "native_compute. reflexivity."})
+    result = replayed(native)
+    assert result.outcome == "confirmed", result.detail
+
+
 def test_a_theorem_of_another_type_fails_the_integrity_definition() -> None:
     other = "Theorem plus_zero : forall n : nat, 0 + n = n.\nProof. reflexivity. Qed."
     result = replayed(cand(other, whole_file=True))

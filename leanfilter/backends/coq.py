@@ -163,7 +163,7 @@ class CoqBackend:
 
     def __init__(self, settings: CoqSettings | None = None) -> None:
         self.settings = settings or CoqSettings()
-        self._replayer = CoqReplayer(self.settings.replay)
+        self._replayer = CoqReplayer(self.settings.replay, self.settings.flags)
 
     @property
     def default_timeout(self) -> float:

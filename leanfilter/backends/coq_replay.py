@@ -21,6 +21,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
@@ -36,12 +37,13 @@ from leanfilter.sandbox import JailedProcess, SandboxConfig
 
 LIBRARY = "LfReplay"
 _SCRIPT = """
+coqc="$1"; coqchk="$2"; marker="$3"; shift 3
 cat > lf_replay.v || exit 97
-"$1" -q -Q . LfReplay lf_replay.v > coqc.out 2>&1
+"$coqc" "$@" -Q . LfReplay lf_replay.v > coqc.out 2>&1
 code=$?
-if [ "$code" -ne 0 ]; then tail -c 2000 coqc.out; echo; echo "$3 coqc $code"; exit 0; fi
-"$2" -silent -o -Q . LfReplay -norec LfReplay.lf_replay 2>&1
-echo "$3 coqchk $?"
+if [ "$code" -ne 0 ]; then tail -c 2000 coqc.out; echo; echo "$marker coqc $code"; exit 0; fi
+"$coqchk" -silent -o -Q . LfReplay -norec LfReplay.lf_replay 2>&1
+echo "$marker coqchk $?"
 """
 # sh, and coqc or coqchk under it: both run under the jail's uid, one after the other
 _NPROC = 4
@@ -84,8 +86,10 @@ class CoqReplayer:
     otherwise each request is replayed alone, so no verdict depends on its neighbours.
     """
 
-    def __init__(self, settings: ReplaySettings | None = None) -> None:
+    def __init__(self, settings: ReplaySettings | None = None, flags: Sequence[str] = ()) -> None:
+        """`flags`: the sessions' coqtop flags, so that coqc elaborates as they did."""
         self.settings = settings or ReplaySettings()
+        self._flags = list(flags)
         self._live: set[JailedProcess] = set()
         self._lock = threading.Lock()
         self._aborts = 0
@@ -127,7 +131,7 @@ class CoqReplayer:
     def _run(self, text: str, deadline: float, slot: int, generation: int) -> tuple[str, str]:
         programs = [_located(self.settings.coqc), _located(self.settings.coqchk)]
         marker = f"lf-replay-{secrets.token_hex(8)}"
-        argv = ["/bin/sh", "-c", _SCRIPT, "sh", *programs, marker]
+        argv = ["/bin/sh", "-c", _SCRIPT, "sh", *programs, marker, *self._flags]
         with self._lock:
             if self._aborts != generation:
                 raise ProverCrashed("the run was cancelled")

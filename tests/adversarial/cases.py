@@ -107,9 +107,11 @@ class CaseFile(BaseModel):
         workers: int,
         timeout: float,
         backends: dict[BackendName, Backend] | None = None,
+        replay: bool = False,
     ) -> dict[str, dict[str, Verdict]]:
         """Per layer, per case id, every case checked once per layer in one pool run each:
-        `full` (the strict policy), `twin` (the twins under it), `prover` (text rules off)."""
+        `full` (the strict policy), `twin` (the twins under it), `prover` (text rules off),
+        and with `replay`, `twin_replayed` (the twins under the strict policy and replay)."""
         attacks = [self.attack(c, problems) for c in self.cases]
         twins = [self.twin(c, problems) for c in self.cases]
         config = VerifierConfig(pool=PoolConfig(workers=workers), timeout=timeout)
@@ -119,11 +121,16 @@ class CaseFile(BaseModel):
         with Verifier(config, backends=backends, policy=bare_policy) as verifier:
             bare = verifier.verify_all(attacks)
         n = len(self.cases)
-        return {
+        layers = {
             "full": dict(zip(self.ids, full[:n], strict=True)),
             "twin": dict(zip(self.ids, full[n:], strict=True)),
             "prover": dict(zip(self.ids, bare, strict=True)),
         }
+        if replay:
+            replaying = config.model_copy(update={"replay": True})
+            with Verifier(replaying, backends=backends, policy=StrictPolicy()) as verifier:
+                layers["twin_replayed"] = dict(zip(self.ids, verifier.verify(twins), strict=True))
+        return layers
 
     def missing_attacks(self, required: set[str]) -> set[str]:
         return required - {c.attack for c in self.cases}

@@ -4,7 +4,8 @@ layer alone is in test_text_layer.py).
 Every case is checked through the Verifier with real coqtop sessions twice: with the strict
 policy as configured by default, and with its text rules switched off, so that each layer is
 shown to do what the case says on its own. The twins go through the full policy and must stay
-`proved`, so the rules do not reject honest proofs.
+`proved`, so the rules do not reject honest proofs; and again with replay, which must not
+reject them either.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def problems(shared_data: Path) -> dict[str, Problem]:
 @pytest.fixture(scope="module")
 def verdicts(problems: dict[str, Problem]) -> dict[str, dict[str, Verdict]]:
     backends = {BackendName.COQ: COQ}
-    return SUITE.verdicts_by_layer(problems, workers=2, timeout=TIMEOUT, backends=backends)
+    return SUITE.verdicts_by_layer(
+        problems, workers=2, timeout=TIMEOUT, backends=backends, replay=True
+    )
 
 
 @pytest.mark.coq
@@ -62,6 +65,15 @@ def test_prover_layer_alone(case: AdversarialCase, verdicts: dict) -> None:
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_twin_stays_proved(case: AdversarialCase, verdicts: dict) -> None:
     verdict = verdicts["twin"][case.id]
+    assert verdict.status is Status.PROVED, (verdict.reason, verdict.detail)
+
+
+@pytest.mark.coq
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_twin_survives_replay(case: AdversarialCase, verdicts: dict) -> None:
+    """coqc in a fresh jail and coqchk confirm every honest proof: replay rejects none."""
+    verdict = verdicts["twin_replayed"][case.id]
     assert verdict.status is Status.PROVED, (verdict.reason, verdict.detail)
 
 
