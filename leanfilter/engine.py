@@ -143,13 +143,13 @@ class Verifier:
     def close(self, cancel: bool = False) -> None:
         """Wait for the provers and replays to finish their work; with `cancel`, kill them now."""
         if cancel and self._replays is not None:
-            self._replays.close(cancel=True)
+            self._replays.close(cancel=True)  # first: proofs the provers still find are dropped
         for pool in self._pools.values():
             pool.close(cancel)
         self._pools.clear()
-        if self._replays is not None:
-            self._replays.close(cancel)
-            self._replays = None
+        if self._replays is not None and not cancel:
+            self._replays.close()  # after the provers: it replays what they found last
+        self._replays = None
 
     def __enter__(self) -> Verifier:
         return self
