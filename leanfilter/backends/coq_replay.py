@@ -16,6 +16,7 @@ one fixed shell script; the candidate's text only ever arrives on stdin.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import shutil
@@ -147,6 +148,7 @@ class CoqReplayer:
             process.kill()
 
 
+@functools.cache
 def _located(program: str) -> str:
     path = shutil.which(program)
     if path is None:
