@@ -36,7 +36,7 @@ from leanfilter.records import BackendName, Candidate, Status
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "minif2f_rocq"
-FEW_SHOT = REPO.parent / "shared" / "data" / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
+FEW_SHOT = REPO / "data" / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
 SLOW = {"mathd_numbertheory_198", "mathd_numbertheory_517", "mathd_numbertheory_640"}
 ALLOW_VM = {"coq": {"allow": ["vm"]}}
 

@@ -1,8 +1,7 @@
-"""Shared fixtures: where the benchmark data lives, and which real provers this machine has."""
+"""Fixtures for the whole suite: the shipped benchmark data, and which real provers are here."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -11,17 +10,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def data_dir() -> Path | None:
-    path = Path(os.environ.get("LEANFILTER_DATA", REPO.parent / "shared" / "data"))
-    return path if path.is_dir() else None
+DATA = REPO / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    path = data_dir()
-    if path is None:
-        pytest.skip("benchmark data not found: set LEANFILTER_DATA or place it at ../shared/data")
-    return path
+def benchmark_data() -> Path:
+    """The benchmark data shipped in the repository (see data/README.md)."""
+    return DATA
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

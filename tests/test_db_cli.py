@@ -236,8 +236,8 @@ def repl_command(data: Path, case: str) -> str:
     return json.JSONDecoder().raw_decode(text.lstrip())[0]["cmd"]
 
 
-def test_import_of_deepseek_prover_results(shared_data, tmp_path):
-    answer = repl_answer(shared_data, "all_tactics")
+def test_import_of_deepseek_prover_results(benchmark_data, tmp_path):
+    answer = repl_answer(benchmark_data, "all_tactics")
     messages = answer.get("messages", [])
 
     def compilation(**changes: object) -> dict:
@@ -256,7 +256,7 @@ def test_import_of_deepseek_prover_results(shared_data, tmp_path):
         }
         return {**result, **changes}
 
-    code = repl_command(shared_data, "all_tactics")
+    code = repl_command(benchmark_data, "all_tactics")
     records = [
         {"name": "f_def", "code": code, "compilation_result": compilation()},
         {"name": "g_def", "code": code + " ", "compilation_result": compilation(complete=False)},
@@ -283,13 +283,13 @@ def test_import_of_deepseek_prover_results(shared_data, tmp_path):
     assert stored["f_def"].verdict.time_s == 1.5
 
 
-def test_import_of_kimina_results(shared_data, tmp_path):
+def test_import_of_kimina_results(benchmark_data, tmp_path):
     document = {
         "results": [
-            {"custom_id": "calc_ex", "code": repl_command(shared_data, "calc"), "error": None,
-             "response": repl_answer(shared_data, "calc")},
-            {"custom_id": "def_f", "code": repl_command(shared_data, "all_tactics"),
-             "error": None, "response": repl_answer(shared_data, "all_tactics")},
+            {"custom_id": "calc_ex", "code": repl_command(benchmark_data, "calc"), "error": None,
+             "response": repl_answer(benchmark_data, "calc")},
+            {"custom_id": "def_f", "code": repl_command(benchmark_data, "all_tactics"),
+             "error": None, "response": repl_answer(benchmark_data, "all_tactics")},
             {"custom_id": "lost", "code": "theorem x : True := trivial", "error": "timeout",
              "response": None},
         ]

@@ -93,8 +93,8 @@ def test_coq_premises_leave_out_locals_and_named_arguments():
     assert found == Counter({"Nat.le_trans": 1, "le_n": 1, "Nat.add_comm": 1})
 
 
-def test_lean_tactics_and_premises_of_a_real_proof(shared_data):
-    few_shot = shared_data / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
+def test_lean_tactics_and_premises_of_a_real_proof(benchmark_data):
+    few_shot = benchmark_data / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
     records = {json.loads(line)["name"]: json.loads(line) for line in few_shot.open()}
     row = records["mathd_algebra_116"]
     record = lean(row["formal_proof"], row["formal_statement"])

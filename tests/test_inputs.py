@@ -27,9 +27,9 @@ DATASETS = {
 
 
 @pytest.mark.parametrize("relative", sorted(DATASETS))
-def test_every_dataset_loads_with_trusted_statements(shared_data: Path, relative: str) -> None:
+def test_every_dataset_loads_with_trusted_statements(benchmark_data: Path, relative: str) -> None:
     backend, count = DATASETS[relative]
-    problems = load_problems(shared_data / relative)
+    problems = load_problems(benchmark_data / relative)
     if count is not None:
         assert len(problems) == count
     for problem in problems.values():
@@ -44,9 +44,9 @@ def test_every_dataset_loads_with_trusted_statements(shared_data: Path, relative
 
 
 def test_coq_definitions_before_a_statement_are_part_of_its_trusted_header(
-    shared_data: Path,
+    benchmark_data: Path,
 ) -> None:
-    problems = load_problems(shared_data / "minif2f_rocq" / "minif2f_rocq.jsonl")
+    problems = load_problems(benchmark_data / "minif2f_rocq" / "minif2f_rocq.jsonl")
     with_definitions = [p for p in problems.values() if "Fixpoint" in p.header]
     assert with_definitions
     for problem in with_definitions:

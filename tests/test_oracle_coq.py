@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 from pathlib import Path
@@ -37,8 +36,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("coqtop") is None, reason="coqtop is not on PATH"),
 ]
 
-DATA = Path(os.environ.get("LEANFILTER_DATA", Path(__file__).parents[1] / "../shared/data"))
-ROCQ = DATA / "minif2f_rocq" / "minif2f_rocq.jsonl"
+ROCQ = Path(__file__).parents[1] / "data" / "minif2f_rocq" / "minif2f_rocq.jsonl"
 
 # stdlib-only problems: some closed by linear or non-linear arithmetic, one by none of the scripts
 NAMES = [
@@ -67,8 +65,6 @@ SAMPLES = 48
 
 @pytest.fixture(scope="module")
 def problems() -> list[Problem]:
-    if not ROCQ.exists():
-        pytest.skip(f"miniF2F-rocq data not found at {ROCQ} (set LEANFILTER_DATA)")
     known = load_problems(ROCQ)
     return [
         known[name].model_copy(update={"header": known[name].header + TACTIC_IMPORTS})

@@ -179,8 +179,8 @@ def test_lean_whole_file_declares_the_theorem_once_at_the_top(
     assert lean(body, whole_file=True) == reason
 
 
-def test_lean_few_shot_proofs_pass(shared_data: Path) -> None:
-    path = shared_data / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
+def test_lean_few_shot_proofs_pass(benchmark_data: Path) -> None:
+    path = benchmark_data / "minif2f_lean" / "minif2f_valid_few_shot.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     rejected = {}
     for row in rows:

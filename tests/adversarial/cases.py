@@ -23,7 +23,7 @@ from leanfilter.records import BackendName, Candidate, Problem, Status, Verdict
 
 HERE = Path(__file__).parent
 STATEMENT = "@@STATEMENT@@"
-PROBLEMS = {  # the benchmark each suite attacks, under the shared data folder
+PROBLEMS = {  # the benchmark each suite attacks, under data/
     BackendName.COQ: "minif2f_rocq/minif2f_rocq.jsonl",
     BackendName.LEAN: "minif2f_lean/minif2f.jsonl",
 }

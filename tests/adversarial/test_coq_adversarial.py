@@ -31,8 +31,8 @@ COQ = CoqBackend(CoqSettings(sandbox=SandboxConfig(memory_mb=1536, nproc=1)))
 
 
 @pytest.fixture(scope="module")
-def problems(shared_data: Path) -> dict[str, Problem]:
-    return load_problems(shared_data / PROBLEMS[SUITE_BACKEND])
+def problems(benchmark_data: Path) -> dict[str, Problem]:
+    return load_problems(benchmark_data / PROBLEMS[SUITE_BACKEND])
 
 
 @pytest.fixture(scope="module")

@@ -41,8 +41,8 @@ needs_lean = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def problems(shared_data: Path) -> dict[str, Problem]:
-    return load_problems(shared_data / PROBLEMS[SUITE_BACKEND])
+def problems(benchmark_data: Path) -> dict[str, Problem]:
+    return load_problems(benchmark_data / PROBLEMS[SUITE_BACKEND])
 
 
 @pytest.fixture(scope="module")

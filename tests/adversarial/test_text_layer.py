@@ -21,8 +21,8 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def problems(shared_data: Path) -> dict[BackendName, dict[str, Problem]]:
-    return {backend: load_problems(shared_data / path) for backend, path in PROBLEMS.items()}
+def problems(benchmark_data: Path) -> dict[BackendName, dict[str, Problem]]:
+    return {backend: load_problems(benchmark_data / path) for backend, path in PROBLEMS.items()}
 
 
 @pytest.mark.parametrize("backend", list(BackendName))

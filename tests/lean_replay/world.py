@@ -6,7 +6,6 @@ Scripts go to a world-readable directory: the jail may run the double as an unpr
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -19,13 +18,8 @@ REPLAY_DIR = Path(__file__).resolve().parent
 HANDWRITTEN: dict[str, str] = json.loads((REPLAY_DIR / "handwritten.json").read_text())["answers"]
 
 
-def data_dir() -> Path:
-    configured = os.environ.get("LEANFILTER_DATA")
-    return Path(configured) if configured else REPLAY_DIR.parents[2] / "shared" / "data"
-
-
 def transcripts_dir() -> Path:
-    return data_dir() / "lean_repl_transcripts"
+    return REPLAY_DIR.parents[1] / "data" / "lean_repl_transcripts"
 
 
 def answer(match: str, key: str, **extra: object) -> dict:
