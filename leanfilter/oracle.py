@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel
 
-from leanfilter.records import Candidate, Problem, Status, Verdict
+from leanfilter.records import Candidate, Problem, SamplerInfo, Status, Verdict
 
 if TYPE_CHECKING:
     from leanfilter.engine import Verifier
@@ -73,10 +73,21 @@ class Oracle:
     def score(self, problem: Problem, samples: Sequence[str]) -> ScoreResult:
         return self.score_batch([(problem, samples)])[0]
 
-    def score_batch(self, groups: Sequence[tuple[Problem, Sequence[str]]]) -> list[ScoreResult]:
-        """Score several problems' groups in one engine call, so the pool works on all at once."""
+    def score_batch(
+        self,
+        groups: Sequence[tuple[Problem, Sequence[str]]],
+        samplers: Sequence[Sequence[SamplerInfo]] | None = None,
+    ) -> list[ScoreResult]:
+        """Score several problems' groups in one engine call, so the pool works on all at once.
+
+        `samplers`, one per sample, is where each came from (model, step, log-probs); it is
+        recorded with the verdict and never read for checking.
+        """
+        infos = samplers or [[None] * len(samples) for _, samples in groups]
         candidates = [
-            _candidate(problem, sample) for problem, samples in groups for sample in samples
+            _candidate(problem, sample, info)
+            for (problem, samples), group_infos in zip(groups, infos, strict=True)
+            for sample, info in zip(samples, group_infos, strict=True)
         ]
         verdicts = iter(self._verifier.verify_all(candidates))
         return [
@@ -85,13 +96,14 @@ class Oracle:
         ]
 
 
-def _candidate(problem: Problem, sample: str) -> Candidate:
+def _candidate(problem: Problem, sample: str, sampler: SamplerInfo | None = None) -> Candidate:
     return Candidate(
         name=problem.name,
         backend=problem.backend,
         header=problem.header,
         statement=problem.statement,
         proof=sample,
+        sampler=sampler,
     )
 
 

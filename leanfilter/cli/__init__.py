@@ -15,3 +15,14 @@ from leanfilter.cli import db as _db  # noqa: E402,F401
 from leanfilter.cli import setup as _setup  # noqa: E402,F401
 from leanfilter.cli import stats as _stats  # noqa: E402,F401
 from leanfilter.cli import verify as _verify  # noqa: E402,F401
+
+
+def _add_plugin_commands() -> None:
+    """Commands other packages declare in the entry-point group `leanfilter.commands`."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="leanfilter.commands"):
+        main.add_command(entry.load(), entry.name)
+
+
+_add_plugin_commands()

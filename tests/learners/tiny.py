@@ -1,0 +1,42 @@
+"""A tiny causal LM built in-process (no download) whose tokens are whole Coq tactics.
+
+With a vocabulary of tactics, even random weights sample proofs the prover sometimes accepts, so a
+few steps of real training see both verdicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+TACTICS = ["intros.", "lia.", "nia.", "lra.", "nra.", "auto.", "reflexivity.", "admit."]
+SPECIAL = ["<pad>", "<eos>", "<unk>"]
+
+
+def save_tiny_model(directory: Path, seed: int = 0) -> Path:
+    import torch
+
+    vocab = {token: i for i, token in enumerate(SPECIAL + TACTICS)}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    )
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+    )
+    LlamaForCausalLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
