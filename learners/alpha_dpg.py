@@ -1,14 +1,15 @@
-"""α-DPG: fit π_θ to the verified target by minimising the Amari α-divergence D_α(π_θ‖p_x).
+"""alpha-DPG: fit π_θ to the verified target by minimising the Amari divergence D_alpha(π_θ‖p_x).
 
-DESIGN.md, "The learners' mathematics", α-DPG: with r = log p_x(y) − log π_θ(y|x),
+DESIGN.md, "The learners' mathematics", alpha-DPG: with r = log p_x(y) - log π_θ(y|x),
 
-    R = min(exp((1−α)·r) − 1, M),  M = 10          (α < 1; α = 0 gives R = p/π_θ − 1)
-    R = min(1 + r, M)                              (α = 1, reverse KL)
-    A_i = R_i − mean_{j≠i} R_j,   loss = mean_i(−A_i · Σ_t log π_θ(y_{i,t})) / L_max,
+    R = min(exp((1-alpha)·r) - 1, M),  M = 10    (alpha < 1; alpha = 0 gives R = p/π_θ - 1)
+    R = min(1 + r, M)                            (alpha = 1, reverse KL)
+    A_i = R_i - mean_{j≠i} R_j,   loss = mean_i(-A_i · Σ_t log π_θ(y_{i,t})) / L_max,
 
-with log p_x = log π_base + log v − log Ẑ_x and Ẑ_x clamped to [1e-4, 1] by the oracle. A rejected
-sample has p = 0, so for α < 1 its R is exactly −1; for α = 1 the formula gives −∞ and we use −M,
-the clip's own bound. Without the clip, E[A_i ∇log π_θ(y_i)] = −(1−α)·∇_θ D_α(π_θ‖p_x).
+with log p_x = log π_base + log v - log Ẑ_x and Ẑ_x clamped to [1e-4, 1] by the oracle. A rejected
+sample has p = 0, so for alpha < 1 its R is exactly -1; for alpha = 1 the formula gives -∞ and
+we use -M, the clip's own bound. Without the clip,
+E[A_i ∇log π_θ(y_i)] = -(1-alpha)·∇_θ D_alpha(π_θ‖p_x).
 """
 
 from __future__ import annotations

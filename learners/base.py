@@ -1,7 +1,7 @@
 """What every learner shares: the scored batch, the protocol, and the advantage machinery once.
 
-A learner is its advantage (disco's "a divergence is its f′"): `AdvantageLearner.loss` is the one
-policy-gradient surrogate, mean_i(−A_i · Σ_t log π_θ(y_{i,t})) / L, and a learner only says what A_i
+A learner is its advantage (disco's "a divergence is its f'"): `AdvantageLearner.loss` is the one
+policy-gradient surrogate, mean_i(-A_i · Σ_t log π_θ(y_{i,t})) / L, and a learner only says what A_i
 and the length normaliser L are. Samples whose verdict is unknown (v = NaN) get no advantage and
 take no part in the mean, so a NaN never reaches a loss.
 """
@@ -18,7 +18,7 @@ from torch import Tensor
 
 @dataclass
 class ScoredBatch:
-    """B prompts × G samples each, scored by the oracle. Per-sample values have shape [B, G].
+    """B prompts x G samples each, scored by the oracle. Per-sample values have shape [B, G].
 
     `input_ids`, `attention_mask` and `completion_mask` are [B·G, T] (prompt then completion, row
     b·G + g); `completion_mask` marks the completion tokens whose log-probs count. `logp_rollout`
@@ -49,7 +49,7 @@ class ScoredBatch:
         return ~torch.isnan(self.v)
 
     def log_target(self) -> Tensor:
-        """log p_x(y) = log π_base + log v − log Ẑ_x: −inf for rejected, NaN for unknown."""
+        """log p_x(y) = log π_base + log v - log Ẑ_x: -inf for rejected, NaN for unknown."""
         return self.logp_base + torch.log(self.v) - self.log_z[:, None]
 
 
@@ -91,7 +91,7 @@ class AdvantageLearner:
         raise NotImplementedError
 
     def normaliser(self, batch: ScoredBatch) -> Tensor:
-        """L per sample: the constant L_max by default (length-unbiased, Dr.GRPO's and the paper's)."""
+        """L per sample: the constant L_max by default (Dr.GRPO, the paper)."""
         return torch.full_like(batch.lengths, float(batch.max_length))
 
     def clipped_fraction(self, batch: ScoredBatch) -> float | None:
@@ -112,7 +112,7 @@ class AdvantageLearner:
 
 
 def leave_one_out(rewards: Tensor) -> Tensor:
-    """A_i = R_i − mean_{j≠i} R_j over the answered samples; 0 where i has no answered peer."""
+    """A_i = R_i - mean_{j≠i} R_j over the answered samples; 0 where i has no answered peer."""
     valid = ~torch.isnan(rewards)
     filled = torch.where(valid, rewards, torch.zeros_like(rewards))
     peers = valid.sum(-1, keepdim=True) - 1
@@ -122,7 +122,7 @@ def leave_one_out(rewards: Tensor) -> Tensor:
 
 
 def group_centred(rewards: Tensor, scale: bool) -> Tensor:
-    """R_i − mean_j R_j over answered samples, divided by their std (+1e-4) when `scale` (GRPO)."""
+    """R_i - mean_j R_j over answered samples, divided by their std (+1e-4) when `scale` (GRPO)."""
     valid = ~torch.isnan(rewards)
     count = valid.sum(-1, keepdim=True).clamp(min=1)
     filled = torch.where(valid, rewards, torch.zeros_like(rewards))

@@ -20,7 +20,7 @@ from learners.base import (
 
 
 class GRPO(AdvantageLearner):
-    """GRPO: A_i = (v_i − mean v) / std v over the group; loss per sample divided by |y_i|."""
+    """GRPO: A_i = (v_i - mean v) / std v over the group; loss per sample divided by |y_i|."""
 
     name = "grpo"
 
@@ -32,7 +32,7 @@ class GRPO(AdvantageLearner):
 
 
 class DrGRPO(AdvantageLearner):
-    """Dr.GRPO: A_i = v_i − mean v (no std scaling), constant length normalisation L_max."""
+    """Dr.GRPO: A_i = v_i - mean v (no std scaling), constant length normalisation L_max."""
 
     name = "dr_grpo"
 
@@ -41,7 +41,7 @@ class DrGRPO(AdvantageLearner):
 
 
 class RLOO(AdvantageLearner):
-    """RLOO: A_i = v_i − mean_{j≠i} v_j."""
+    """RLOO: A_i = v_i - mean_{j≠i} v_j."""
 
     name = "rloo"
 
@@ -63,9 +63,9 @@ class KLRLConfig(LearnerConfig):
 
 
 class KLRegularisedRL(AdvantageLearner):
-    """Reverse KL to π_base·e^{v/β}: r_i = v_i − β(log π_θ(y_i) − log π_base(y_i)), leave-one-out.
+    """Reverse KL to π_base·e^{v/β}: r_i = v_i - β(log π_θ(y_i) - log π_base(y_i)), leave-one-out.
 
-    E[r ∇log π_θ] = −∇_θ (β·KL(π_θ‖π_base) − E_π_θ[v]), the KL-regularised RL objective.
+    E[r ∇log π_θ] = -∇_θ (β·KL(π_θ‖π_base) - E_π_θ[v]), the KL-regularised RL objective.
     """
 
     name = "kl_rl"
@@ -78,7 +78,7 @@ class KLRegularisedRL(AdvantageLearner):
 
 
 class PassAtK(AdvantageLearner):
-    """The pass@k advantage: the group's best sample gets r_max − r_2nd, every other one 0."""
+    """The pass@k advantage: the group's best sample gets r_max - r_2nd, every other one 0."""
 
     name = "pass_at_k"
 
@@ -96,7 +96,7 @@ class UnlikelinessConfig(LearnerConfig):
 
 
 class Unlikeliness(GRPO):
-    """He et al. 2025: r_i = v_i·(1 − β_rank·(G − rank_i)/G), then GRPO's advantage and length.
+    """He et al. 2025: r_i = v_i·(1 - β_rank·(G - rank_i)/G), then GRPO's advantage and length.
 
     rank_i orders the group by π_θ likelihood, the most likely sample 0, so a correct proof the
     policy finds unlikely is rewarded more than one it would produce anyway.
@@ -115,10 +115,10 @@ class Unlikeliness(GRPO):
 
 
 class RejectionSamplingSFT(AdvantageLearner):
-    """RS-SFT: maximum likelihood on verified samples of π_base, the forward-KL (α → 0) limit.
+    """RS-SFT: maximum likelihood on verified samples of π_base, the forward-KL (alpha → 0) limit.
 
-    With A_i = v_i on samples of π_base the surrogate is −mean_i v_i·log π_θ(y_i)/L_max, whose
-    expectation is −Z_x·E_p[log π_θ]/L_max: the forward KL KL(p_x‖π_θ) up to constants.
+    With A_i = v_i on samples of π_base the surrogate is -mean_i v_i·log π_θ(y_i)/L_max, whose
+    expectation is -Z_x·E_p[log π_θ]/L_max: the forward KL KL(p_x‖π_θ) up to constants.
     """
 
     name = "rs_sft"

@@ -174,7 +174,7 @@ def step_record(
     """One JSONL line: reward is mean v over answered samples, acceptance the share of prompts with
     an accepted sample; log Ẑ statistics are of the clamped values, `z_floored` counts prompts whose
     estimate was raised to the floor; KL and entropy are the sampled estimates
-    E[log π_θ − log π_base] and −E[log π_θ] per sequence.
+    E[log π_θ - log π_base] and -E[log π_θ] per sequence.
     """
     v = batch.v.numpy()
     answered = ~np.isnan(v)

@@ -2,7 +2,7 @@
 
 π_base is a frozen copy, or, with a LoRA adapter (peft), the same weights with the adapter
 disabled, so no second copy is kept. Log-probs are summed over completion tokens only, in float32.
-Rollout log-probs are π_θ's at temperature 1, rescored after sampling: the ratios p/π_θ of α-DPG
+Rollout log-probs are π_θ's at temperature 1, rescored after sampling: the ratios p/π_θ of alpha-DPG
 are ratios of the model's own distribution, whatever temperature and top_p the sampler used.
 """
 
