@@ -88,6 +88,29 @@ class CausalLMPolicy:
             texts=[texts[i : i + group_size] for i in range(0, len(texts), group_size)],
         )
 
+    def encode(self, prompts: list[str], completions: list[list[str]]) -> Rollout:
+        """Given completions as a rollout (each ended by EOS), to score them or train on them."""
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        rows = [
+            [*self.tokenizer.encode(text, add_special_tokens=False), self.tokenizer.eos_token_id]
+            for group in completions
+            for text in group
+        ]
+        width = max(len(row) for row in rows)
+        completion = torch.tensor(
+            [row + [self.tokenizer.pad_token_id] * (width - len(row)) for row in rows]
+        )
+        completion_mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+        group_size = len(completions[0])
+        prompt_ids = encoded["input_ids"].repeat_interleave(group_size, dim=0)
+        prompt_mask = encoded["attention_mask"].repeat_interleave(group_size, dim=0)
+        return Rollout(
+            input_ids=torch.cat([prompt_ids, completion], dim=1),
+            attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
+            completion_mask=torch.cat([torch.zeros_like(prompt_mask), completion_mask], dim=1),
+            texts=[list(group) for group in completions],
+        )
+
     def sequence_logp(self, batch: ScoredBatch | Rollout) -> Tensor:
         """Σ_t log π_θ(y_t | x, y_<t) over completion tokens, with gradient, shape [B, G]."""
         return self._logp(self.model, batch)
