@@ -36,6 +36,17 @@ _PREFIXES = re.compile(
     r"(?:(?:Local|Global|Export|Polymorphic|Monomorphic|Cumulative|NonCumulative|Private"
     r"|Program|Time|Fail|Succeed|Instructions|Timeout\s+\d+|Redirect\s+\"[^\"]*\")\s+)"
 )
+_ROLLED_BACK = re.compile(r"\b(?:Fail|Succeed)\b")
+# Commands that only print: what they compute never reaches the kernel's environment.
+_PRINT_ONLY = frozenset(
+    {"Check", "Print", "Search", "SearchPattern", "SearchRewrite", "SearchHead", "Compute",
+     "About", "Locate", "Eval", "Show", "Test"}
+)  # fmt: skip
+# Inside a proof only: they never reach state the file did not make itself.
+_NOTATIONS = frozenset({"Notation", "Infix", "Reserved"})
+_PROOF_BACKTRACKS = frozenset({"Abort", "Undo", "Restart"})
+_LOAD_PATH = re.compile(r"\b(?:LoadPath|ML\s+Path)\b")
+_WRITES_EXTRACTION = re.compile(r'"|\b(?:Library|TestCompile)\b')
 _GOAL_SELECTOR = re.compile(
     r"^(?:all|par|!|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*|\[[^\]]*\])\s*:\s*"
 )
@@ -189,29 +200,53 @@ def _proof_findings(parts: list[Sentence], tactic_commands: frozenset[str]) -> I
 def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -> Iterator[Finding]:
     protected = _statement_names(statement, theorem) | _CORE_NAMES
     sections: list[str] = []  # "section", "module" or "module type", innermost last
-    declared = 0
     for sentence in parts:
         text = _readable(sentence)
         command = _parse(text)
         excerpt = _excerpt(sentence.text)
-        yield from _word_findings(sentence, text, command)
-        rule = _command_rule(command)
-        if rule is None and command.head in _SECTION_ASSUMPTIONS and "section" not in sections:
-            rule = "axiom"
-        if rule == "axiom" and sections[-1:] == ["module type"]:
-            rule = None  # a field of a module type's specification, not an assumption
-        if rule is not None and rule != "close":  # a file closes its own proofs
+        rolled_back = bool(_ROLLED_BACK.search(command.prefixes))
+        if not rolled_back:
+            vm_read = command.head not in _PRINT_ONLY
+            for finding in _word_findings(sentence, text, command):
+                if vm_read or finding.rule != "vm":
+                    yield finding
+        rule = _file_rule(command, sections)
+        if rule is not None and (rule == "side_effect" or not rolled_back):
             yield Finding(rule=rule, offset=sentence.start, excerpt=excerpt)
         _track_scopes(command, sections)
-        name = _declared_name(command)
-        if name is None:
-            continue
-        if name == theorem:
-            declared += 1
-            if declared > 1 or sections:
-                yield Finding(rule="redeclare", offset=sentence.start, excerpt=excerpt)
-        elif name in protected:
+        names = _notation_words(sentence.text, command) or {_declared_name(command)}
+        if names & protected - {theorem} and not rolled_back:
             yield Finding(rule="shadow", offset=sentence.start, excerpt=excerpt)
+
+
+def _file_rule(command: _Command, sections: list[str]) -> str | None:
+    """The rule a whole file's command breaks, if any: only what the checks inside Coq cannot
+    see. A file closes its own proofs; a backtrack inside a proof, a notation, a library
+    required late or a theorem declared again only change what the file's own text means,
+    and the existence, integrity and axiom checks read what Coq made of it."""
+    rule = _command_rule(command)
+    if rule is None and command.head in _SECTION_ASSUMPTIONS and "section" not in sections:
+        return "axiom"
+    if rule == "axiom" and sections[-1:] == ["module type"]:
+        return None  # a field of a module type's specification, not an assumption
+    if rule == "backtrack" and command.head in _PROOF_BACKTRACKS:
+        return None
+    if rule == "side_effect" and not _acts_outside(command):
+        return None
+    if rule in ("close", "notation", "require"):
+        return None
+    return rule
+
+
+def _acts_outside(command: _Command) -> bool:
+    """`Add`/`Remove` act outside only on load paths; extraction only when it writes files or
+    compiles (a file name, `Separate`, `Library`, `TestCompile`), not when it prints or is
+    configured."""
+    if command.head in ("Add", "Remove"):
+        return bool(_LOAD_PATH.search(command.body))
+    if command.head in ("Extraction", "Recursive", "Separate"):
+        return command.head == "Separate" or bool(_WRITES_EXTRACTION.search(command.body))
+    return command.head != "Extract"
 
 
 def _parse(text: str) -> _Command:
@@ -257,6 +292,18 @@ def _declared_name(command: _Command) -> str | None:
     if command.head == "Module" and words[1] == "Type":
         return words[2] if len(words) > 2 else None
     return words[1]
+
+
+def _notation_words(raw: str, command: _Command) -> set[str]:
+    """The words a notation gives a meaning to: an abbreviation's name, or the identifiers in
+    a notation's string (`Notation "'False'" := True` makes `False` mean `True`)."""
+    if command.head not in _NOTATIONS:
+        return set()
+    if m := re.match(rf"Notation\s+({_IDENT})", command.body):
+        return {m.group(1)}
+    string = _STRING.search(raw)
+    words = fold(string.group(0)).text if string else ""
+    return set(re.findall(r"[A-Za-z_]\w*", words))  # `'` quotes keywords there
 
 
 def _statement_names(statement: str | None, theorem: str) -> frozenset[str]:
