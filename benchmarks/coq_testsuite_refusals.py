@@ -1,7 +1,7 @@
 """How many honest whole files the default policy refuses, measured on Coq's own test-suite.
 
 Each `.v` file is a candidate `{"name": <its last theorem>, "code": <the file>}`, checked as a new
-user would check it: default Verifier, default strict policy, no `--replay`, no problems file.
+user would: default Verifier, default strict policy, no problems file (`--replay` on request).
 The ground truth comes from `coqc -native-compiler no` (as the engine runs Coq) in a scratch
 directory: a file counts as *good* when it compiles and `Print Assumptions` of its last theorem,
 appended to it, answers `Closed under the global context`. The test-suite is no adversary, so
@@ -23,6 +23,7 @@ import json
 import re
 import subprocess
 import tempfile
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,6 +110,7 @@ def main() -> None:
     parser.add_argument("--truth", type=Path, help="coqc's answers: read if present, else written")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--coqc-timeout", type=float, default=30.0)
+    parser.add_argument("--replay", action="store_true", help="as `verify --replay`")
     parser.add_argument("--list", type=Path, help="write every file's verdict here (JSON)")
     args = parser.parse_args()
     files = load_files(args.dirs)
@@ -118,9 +120,11 @@ def main() -> None:
         candidate_from_record({"name": files[k][0], "code": files[k][1]}, {}, BackendName.COQ)
         for k in keys
     ]
-    config = VerifierConfig(pool=PoolConfig(workers=args.workers))
+    config = VerifierConfig(pool=PoolConfig(workers=args.workers), replay=args.replay)
+    started = time.perf_counter()
     with Verifier(config, cache=MemoryCache()) as verifier:
         verdicts = dict(zip(keys, verifier.verify_all(candidates), strict=True))
+    took = time.perf_counter() - started
     good = [k for k in keys if truth[k] == "closed"]
     proved = {k for k, v in verdicts.items() if v.status is Status.PROVED}
     refusals = Counter(
@@ -137,6 +141,7 @@ def main() -> None:
         print(f"  {count:4d}  {reason}")
     print(f"proved on granted axioms only (Reals): {len(by_grant)} {by_grant}")
     print(f"false accepts: {len(false_accepts)} {false_accepts}")
+    print(f"engine time: {took:.1f} s for {len(keys)} files, {args.workers} workers")
     if args.list:
         rows = {k: {"coqc": truth[k], **v.model_dump(include={"status", "reason", "detail"})}
                 for k, v in verdicts.items()}  # fmt: skip

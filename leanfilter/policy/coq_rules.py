@@ -1,13 +1,17 @@
-"""Text rules for the untrusted part of a Coq candidate: a first line of defence only.
+"""Text rules for the untrusted part of a Coq candidate: they refuse what the checks inside Coq
+cannot read.
 
 In proof mode the engine writes `Theorem <name> : <statement>. Proof.` and the final `Qed.`, so
 the candidate's part may hold only tactic sentences: any vernacular command there (a capitalised
 first word, or an attribute) is refused, and the dangerous ones are named. A whole file may hold
-ordinary vernacular (Lemma, Definition, Fixpoint, Ltac, …) but not the commands that assume
-without proof, switch off kernel checks, undo checked state, act outside the proof, or change
-what the trusted statement means. Sentences come from `coq_syntax.sentences` (comments removed,
-strings understood); string contents are blanked and the rest Unicode-folded before any rule
-reads it. `Print Assumptions` and the integrity check inside Coq are what decide.
+any vernacular whose effect the existence, integrity and `Print Assumptions` checks read (its own
+lemmas, notations, late `Require`s, `Abort`/`Undo` inside its own proofs, commands under `Fail`
+or `Succeed`, which Coq rolls back, print-only commands); refused are the commands that act
+outside the proof (files, load paths, plugins, the process), reach state the engine made
+(`Reset`, `Back`, `BackTo`), switch off kernel checks, assume without proof, or give a name the
+trusted statement uses a new meaning. Sentences come from `coq_syntax.sentences` (comments
+removed, strings understood); string contents are blanked and the rest Unicode-folded before any
+rule reads it.
 """
 
 from __future__ import annotations

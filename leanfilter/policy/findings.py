@@ -36,7 +36,6 @@ CoqRule = Literal[
     "require",
     "vm",
     "close",
-    "redeclare",
     "shadow",
     "notation",
     "vernacular",
