@@ -32,6 +32,7 @@ from leanfilter.backends.coq_syntax import CoqLexError, sentences
 from leanfilter.cache import MemoryCache
 from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.inputs import candidate_from_record
+from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.policy.basic import COQ_CLASSICAL_REALS_AXIOMS
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Status, Verdict
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--coqc-timeout", type=float, default=30.0)
     parser.add_argument("--replay", action="store_true", help="as `verify --replay`")
+    parser.add_argument("--policy", type=Path, help="a policy file, as `verify --policy`")
     parser.add_argument("--list", type=Path, help="write every file's verdict here (JSON)")
     args = parser.parse_args()
     files = load_files(args.dirs)
@@ -122,7 +124,8 @@ def main() -> None:
     ]
     config = VerifierConfig(pool=PoolConfig(workers=args.workers), replay=args.replay)
     started = time.perf_counter()
-    with Verifier(config, cache=MemoryCache()) as verifier:
+    policy = StrictPolicy(load_policy_config(args.policy) if args.policy else None)
+    with Verifier(config, policy=policy, cache=MemoryCache()) as verifier:
         verdicts = dict(zip(keys, verifier.verify_all(candidates), strict=True))
     took = time.perf_counter() - started
     good = [k for k in keys if truth[k] == "closed"]

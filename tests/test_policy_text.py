@@ -283,6 +283,7 @@ def test_coq_honest_tactic_scripts_pass(proof: str) -> None:
         (f'Fail Cd "/tmp".\n{PROVED}', "policy.side_effect"),
         (f"Eval vm_compute in 2 + 2.\nCompute (I <: True).\n{PROVED}", None),
         (f"Definition x := I <: True.\n{PROVED}", "policy.vm"),
+        (f"Check ltac:(abstract (vm_compute; exact I)) : True.\n{PROVED}", "policy.vm"),
         # what they cannot read: session state, files, processes, kernel flags
         (f"Reset Initial.\n{PROVED}", "policy.backtrack"),
         (f"BackTo 1.\n{PROVED}", "policy.backtrack"),
@@ -297,6 +298,9 @@ def test_coq_honest_tactic_scripts_pass(proof: str) -> None:
         (f'Declare ML Module "x".\n{PROVED}', "policy.side_effect"),
         (f"Fail Drop.\n{PROVED}", "policy.side_effect"),
         (f"Unset Universe Checking.\n{PROVED}", "policy.unsafe_flag"),
+        (f"Global Set Printing Width 20.\n{PROVED}", "policy.printing"),
+        (f"#[global] Unset Printing Notations.\n{PROVED}", "policy.printing"),
+        (f"Set Printing All.\nLocal Set Printing Width 20.\n{PROVED}", None),
     ],
 )
 def test_coq_whole_file_rules(body: str, reason: str | None) -> None:

@@ -47,6 +47,7 @@ _PRINT_ONLY = frozenset(
      "About", "Locate", "Eval", "Show", "Test"}
 )  # fmt: skip
 # Inside a proof only: they never reach state the file did not make itself.
+_TACTIC_IN_TERM = re.compile(_NOT_BEFORE + r"ltac\s*:")
 _NOTATIONS = frozenset({"Notation", "Infix", "Reserved"})
 _PROOF_BACKTRACKS = frozenset({"Abort", "Undo", "Restart"})
 _LOAD_PATH = re.compile(r"\b(?:LoadPath|ML\s+Path)\b")
@@ -210,7 +211,9 @@ def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -
         excerpt = _excerpt(sentence.text)
         rolled_back = bool(_ROLLED_BACK.search(command.prefixes))
         if not rolled_back:
-            vm_read = command.head not in _PRINT_ONLY
+            # a print-only command leaves nothing behind, unless a tactic in it does
+            # (`Check ltac:(abstract …)` declares the abstracted subproof)
+            vm_read = command.head not in _PRINT_ONLY or bool(_TACTIC_IN_TERM.search(text))
             for finding in _word_findings(sentence, text, command):
                 if vm_read or finding.rule != "vm":
                     yield finding
@@ -273,11 +276,21 @@ def _command_rule(command: _Command) -> str | None:
         return "side_effect"
     if command.head in ("Set", "Unset") and re.search(r"\bChecking\b", command.body):
         return "unsafe_flag"
+    if _sets_printing_beyond_the_file(command):
+        return "printing"
     if command.head == "Declare":
         return "side_effect" if command.words[1:2] == ["ML"] else "axiom"
     if command.head in ("Number", "String", "Numeral") and command.words[1:2] == ["Notation"]:
         return "notation"
     return _COMMANDS.get(command.head)
+
+
+def _sets_printing_beyond_the_file(command: _Command) -> bool:
+    """A `Global` printing option outlives the engine's module: the engine's own audit
+    (`Print Assumptions`) would then be printed the way the candidate chose."""
+    is_global = "Global" in command.prefixes or "global" in command.attributes
+    setting = command.head in ("Set", "Unset", "Add", "Remove")
+    return is_global and setting and command.words[1:2] == ["Printing"]
 
 
 def _track_scopes(command: _Command, scopes: list[str]) -> None:
