@@ -265,6 +265,22 @@ def test_coq_honest_tactic_scripts_pass(proof: str) -> None:
         (f"Open Scope nat_scope.\n{PROVED}", None),
         (f"Variable m : nat.\n{PROVED}", "policy.axiom"),
         (f"Module Type T. Parameter p : nat. End T.\nParameter q : nat.\n{PROVED}", "policy.axiom"),
+        # `Include` of a module type makes its specified fields real axioms
+        (f"Module Type T. Parameter p : nat. End T.\nInclude T.\n{PROVED}", "policy.axiom"),
+        (
+            f"Module Type T. Axiom p : False. End T.\nModule M. Include T. End M.\n{PROVED}",
+            "policy.axiom",
+        ),
+        (
+            f"Module Type T. Parameter p : nat. End T.\nModule Type U. Include T. End U.\n"
+            f"Module Type V := U.\nInclude V.\n{PROVED}",
+            "policy.axiom",
+        ),
+        (
+            f"Module Type T. Parameter p : nat. End T.\nModule Type U. Include T. End U.\n{PROVED}",
+            None,
+        ),
+        (f"Module Type T. Definition p := 0. End T.\nInclude T.\n{PROVED}", None),
         (f"Local Unset Guard Checking.\n{PROVED}", "policy.unsafe_flag"),
         (f'Time Redirect "f" Print nat.\n{PROVED}', "policy.side_effect"),
         (f"Definition nat := bool.\n{PROVED}", "policy.shadow"),

@@ -205,6 +205,7 @@ def _proof_findings(parts: list[Sentence], tactic_commands: frozenset[str]) -> I
 def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -> Iterator[Finding]:
     protected = _statement_names(statement, theorem) | _CORE_NAMES
     sections: list[str] = []  # "section", "module" or "module type", innermost last
+    types = _ModuleTypes()
     for sentence in parts:
         text = _readable(sentence)
         command = _parse(text)
@@ -217,7 +218,7 @@ def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -
             for finding in _word_findings(sentence, text, command):
                 if vm_read or finding.rule != "vm":
                     yield finding
-        rule = _file_rule(command, sections)
+        rule = _file_rule(command, sections) or types.read(command, sections)
         if rule is not None and (rule == "side_effect" or not rolled_back):
             yield Finding(rule=rule, offset=sentence.start, excerpt=excerpt)
         _track_scopes(command, sections)
@@ -243,6 +244,40 @@ def _file_rule(command: _Command, sections: list[str]) -> str | None:
     if rule in ("close", "notation", "require"):
         return None
     return rule
+
+
+class _ModuleTypes:
+    """The file's module types that specify assumptions. Their fields are no axioms, but an
+    `Include` of one outside a module type makes them real axioms of the file's module: that
+    is an `axiom` too, exactly as if the file had declared them itself."""
+
+    def __init__(self) -> None:
+        self.open: list[str] = []  # names of the module types being defined, innermost last
+        self.assuming: set[str] = set()
+
+    def read(self, command: _Command, sections: list[str]) -> str | None:
+        inside = sections[-1:] == ["module type"]
+        assumes = _command_rule(command) == "axiom" or command.head in _SECTION_ASSUMPTIONS
+        if command.head == "Module" and command.words[1:2] == ["Type"]:
+            body = command.body.partition(":=")[2]
+            if body and self._names(body) & self.assuming:  # `Module Type U := T <+ …`
+                self.assuming.update(command.words[2:3])
+            elif not body:
+                self.open.append(command.words[2] if len(command.words) > 2 else "")
+            return None
+        if command.head == "End" and inside and self.open:
+            self.open.pop()
+            return None
+        includes = command.head == "Include" and bool(self._names(command.body) & self.assuming)
+        if inside and self.open and (assumes or includes):
+            self.assuming.add(self.open[-1])
+            return None
+        return "axiom" if includes else None
+
+    @staticmethod
+    def _names(text: str) -> set[str]:
+        """Last components of the qualified names in `text` (`M.T` is `T`)."""
+        return {name.rsplit(".", 1)[-1] for name in re.findall(rf"{_IDENT}(?:\.{_IDENT})*", text)}
 
 
 def _acts_outside(command: _Command) -> bool:
