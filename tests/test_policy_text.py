@@ -323,6 +323,36 @@ def test_coq_whole_file_rules(body: str, reason: str | None) -> None:
     assert coq(body, whole_file=True) == reason
 
 
+OUTSIDE = [
+    'Cd "/tmp".',
+    'Load "x".',
+    "Drop.",
+    'Redirect "f" Print nat.',
+    'Extraction "/tmp/x.ml" nat.',
+    "Extraction TestCompile nat.",
+    'Add LoadPath "/tmp" as X.',
+    'Declare ML Module "x".',
+]
+CONTROL = st.lists(
+    st.sampled_from(["Fail", "Succeed", "Time", "Timeout 5", "Instructions", "Local", "#[local]"]),
+    max_size=4,
+).map(" ".join)
+
+
+@given(CONTROL, st.sampled_from(OUTSIDE))
+def test_coq_no_control_prefix_hides_what_acts_outside(prefix: str, command: str) -> None:
+    """`Fail` and `Succeed` roll back Coq's state, never a file written or a directory left."""
+    assert coq(f"{prefix} {command}\n{PROVED}", whole_file=True) == "policy.side_effect"
+
+
+@given(st.sampled_from(["Fail", "Succeed"]), CONTROL)
+def test_coq_what_coq_rolls_back_is_left_to_it(rollback: str, prefix: str) -> None:
+    for command in ("Axiom c : False.", "Unset Guard Checking.", "Reset Initial.", "Admitted."):
+        assert coq(f"{rollback} {prefix} {command}\n{PROVED}", whole_file=True) is None
+        if "Fail" not in prefix and "Succeed" not in prefix:  # the same command, run for real
+            assert coq(f"{prefix} {command}\n{PROVED}", whole_file=True) is not None
+
+
 def test_coq_statement_binders_may_be_reused_as_names() -> None:
     body = f"Definition n := 3.\n{PROVED}"
     assert coq(body, whole_file=True) is None
