@@ -350,7 +350,7 @@ class CoqSession:
         if request.statement is not None:
             commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
         else:  # no trusted statement: the constant must be a proof of some proposition
-            proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ @{target}"
+            proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ (@{target})"
             commands.append(f"Definition lf_chk_{nonce} := {proof_of_a_prop}.")
         answers = proto.answers(self._roundtrip("\n".join(commands) + "\n", deadline))
         answers += [""] * (len(commands) - len(answers))
