@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leanfilter.backends.coq import parse_signature
+from leanfilter.backends.coq_imports import required_libraries
 from leanfilter.backends.coq_syntax import strip_comments
 from leanfilter.inputs import (
     UNTRUSTED,
@@ -21,6 +22,7 @@ from leanfilter.inputs import (
     read_candidates,
     split_coq_file,
 )
+from leanfilter.policy.config import CoqPolicy
 from leanfilter.records import BackendName, Candidate, Problem
 
 DATASETS = {
@@ -238,3 +240,38 @@ def test_a_control_character_in_any_field_is_refused(field: str, char: str) -> N
 def test_a_control_character_in_a_problem_is_refused() -> None:
     with pytest.raises(ValueError, match="control character"):
         problem_from_record({"name": "t", "header": "\x00", "statement": "Theorem t : True."})
+
+
+# -- library loads, read as Coq reads them ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "libraries"),
+    [
+        ("From Coq Require Import Reals.\n", {"Coq.Reals"}),
+        ("Require Import Coq.Reals.Reals Lia.\nOpen Scope R_scope.", {"Coq.Reals.Reals", "Lia"}),
+        ("(* Require Reals *)\nRequire Import Coq.Logic.Classical.", {"Coq.Logic.Classical"}),
+        ('Require Import Arith.\nCheck "Require Reals."%string.', {"Arith"}),
+        ("Require Import Reals", set()),  # no sentence ends: Coq loads nothing
+    ],
+)
+def test_required_libraries_are_read_from_sentences(header: str, libraries: set[str]) -> None:
+    assert required_libraries(header) == libraries
+
+
+def test_the_reals_grant_follows_a_require_not_a_comment() -> None:
+    [grant] = CoqPolicy().axioms
+    assert grant.applies_to("Require Import Reals.\n")
+    assert grant.applies_to("From Coq Require Rbase.\nFrom Coq.Reals Require Rbase.\n")
+    assert not grant.applies_to("(* Require Reals *)\nRequire Import Coq.Logic.Classical.\n")
+    assert not grant.applies_to("Require Import Arith. (* Reals *)\n")
+
+
+@given(
+    comment=st.text(alphabet=st.characters(blacklist_characters='(*)"'), max_size=30),
+    where=st.integers(min_value=0, max_value=2),
+)
+def test_a_comment_anywhere_changes_no_library(comment: str, where: int) -> None:
+    sentences = ["Require Import Arith.", "From Coq Require Import Lia.", "Open Scope Z_scope."]
+    sentences.insert(where, f"(* Require Import Reals. {comment} *)")
+    assert required_libraries("\n".join(sentences)) == {"Arith", "Coq.Lia"}
