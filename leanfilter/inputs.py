@@ -332,7 +332,7 @@ def _screen_fields(record: dict) -> None:
     read: none may hold a NUL or another control character (tab and line ends excepted)."""
     for where, text in _strings(record, ""):
         if _CONTROL.search(text):
-            raise ValueError(f"field {where!r} holds a control character")
+            raise ValueError(f"field {where!r} holds binary data (a control character)")
 
 
 def _strings(value: object, where: str) -> Iterator[tuple[str, str]]:
