@@ -22,6 +22,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="a local path or a hub id of a causal LM")
+    gguf_file: str | None = Field(default=None, description="a GGUF file inside `model`")
     problems: Path = Field(description="JSONL of problems (leanfilter.inputs format)")
     problem_names: list[str] | None = Field(default=None, description="a subset, in this order")
     header_suffix: str = Field(default="", description="appended to every problem's header")

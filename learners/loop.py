@@ -36,7 +36,7 @@ def train(config: TrainConfig, *, run_id: str | None = None) -> list[dict]:
     """Run (or resume) the configured training; returns the JSONL records of the steps run."""
     problems = _problems(config)
     learner = make_learner(config.learner, config.learner_options)
-    policy = CausalLMPolicy.from_pretrained(config.model, config.lora_rank)
+    policy = CausalLMPolicy.from_pretrained(config.model, config.lora_rank, config.gguf_file)
     params = [p for p in policy.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
     tracker = ZTracker(ZMode(config.z_mode))

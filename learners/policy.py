@@ -40,10 +40,12 @@ class CausalLMPolicy:
             tokenizer.pad_token = tokenizer.eos_token
 
     @classmethod
-    def from_pretrained(cls, name: str, lora_rank: int | None = None) -> CausalLMPolicy:
-        """Any local path or hub id; with `lora_rank`, only a LoRA adapter is trained."""
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
+    def from_pretrained(
+        cls, name: str, lora_rank: int | None = None, gguf_file: str | None = None
+    ) -> CausalLMPolicy:
+        """Any local path or hub id (or a GGUF file in it); with `lora_rank`, a LoRA adapter."""
+        tokenizer = AutoTokenizer.from_pretrained(name, gguf_file=gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(name, gguf_file=gguf_file, dtype=torch.float32)
         if lora_rank is None:
             return cls(model, tokenizer)
         from peft import LoraConfig, get_peft_model
