@@ -91,7 +91,9 @@ def test_a_whole_file_naming_a_definition_fails_and_says_why() -> None:
     exists = answer(r"\A#print axioms _root_\.(\S+)\Z", "axioms_none")
     verdict = verify_file([HEADER, DEFINITION, exists, NOT_A_PROPOSITION], definition_candidate())
     assert (verdict.status, verdict.reason) == (Status.FAILED, "prover.error")
-    assert verdict.detail.startswith("`x` is no theorem: its type is not a proposition")
+    assert verdict.detail.startswith(
+        "`x` is no theorem: Lean refused it as a proof of a proposition: "
+    )
 
 
 def test_a_whole_file_naming_a_theorem_is_proved() -> None:

@@ -285,7 +285,9 @@ def test_a_whole_file_naming_a_definition_is_not_declared_as_a_theorem(world):
     assert raw.declared is False and raw.axioms is None
     [refusal] = raw.messages
     assert refusal.severity is Severity.ERROR
-    assert refusal.text.startswith("`x` is no theorem: its type is not a proposition")
+    assert refusal.text.startswith(
+        "`x` is no theorem: Lean refused it as a proof of a proposition: "
+    )
     assert "type of theorem 'lf_chk_" in refusal.text
 
 

@@ -308,7 +308,7 @@ def _audited_theorem(check: str, declaration: str, type_: str, value: str) -> st
     return (
         "set_option debug.skipKernelTC false in\n"
         f"{declaration} : {type_} := {value}\n"
-        f"#print axioms _root_.{check}"
+        f"{existence_command(check)}"
     )
 
 
@@ -348,7 +348,7 @@ def not_a_theorem(theorem: str, check: str, messages: list[Message]) -> Message 
     proof of a proposition; None when they do (an audit of `check` and no error)."""
     error = first_error(messages)
     if error is not None:
-        text = f"`{theorem}` is no theorem: its type is not a proposition ({error})"
+        text = f"`{theorem}` is no theorem: Lean refused it as a proof of a proposition: {error}"
     elif axiom_report_for(messages, check) is None:
         text = f"`{theorem}` is not shown to be a theorem: no answer to the proposition check"
     else:
