@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -108,8 +109,10 @@ def serve(
     try:
         with verifier:
             app = create_app(verifier, problems=known, backend=kind, limits=limits)
-            # uvicorn on SIGTERM stops listening and waits for every open request to be answered;
-            # leaving `with verifier` then waits for the provers.
+            # uvicorn on SIGTERM stops listening and waits for every open request to be answered,
+            # then raises the signal again once it has restored this handler: by then all is
+            # answered, so it only lets `with verifier` close the provers and the run end.
+            signal.signal(signal.SIGTERM, lambda *_: None)
             uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         if db is not None:

@@ -64,7 +64,9 @@ def stop_server(server: Server) -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("serve"), "--api-key", API_KEY)
+    running = start_server(
+        tmp_path_factory.mktemp("serve"), "--api-key", API_KEY, "--backend", "coq"
+    )
     yield running
     stop_server(running)
 
