@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from leanfilter.engine import Verifier, done
-from leanfilter.inputs import candidate_from_record
+from leanfilter.inputs import UNTRUSTED, UntrustedInput, candidate_from_record
 from leanfilter.records import BackendName, Problem, Status, Verdict
 from leanfilter.serve import kimina
 from leanfilter.serve.admission import Admission, QueueFull
@@ -80,11 +80,12 @@ def create_app(
             candidate = candidate_from_record(record, problems or {}, backend)
         except (AttributeError, KeyError, ValueError, ValidationError) as e:
             name = record.get("name") if isinstance(record, dict) else None
+            refused = isinstance(e, UntrustedInput)  # replacing trusted text, not a typo
             return done(
                 Verdict(
                     name=name if isinstance(name, str) else "",
-                    status=Status.ERROR,
-                    reason="input.invalid",
+                    status=Status.REJECTED if refused else Status.ERROR,
+                    reason=UNTRUSTED if refused else "input.invalid",
                     detail=str(e),
                 )
             )

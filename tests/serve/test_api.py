@@ -79,6 +79,9 @@ def test_limits_and_problems_form(tmp_path: Path) -> None:
         url = f"{small.url}/v1/verify"
         ok = httpx.post(url, json={"candidates": [{"name": "five", "proof": "reflexivity."}]})
         assert ok.json()["verdicts"][0]["status"] == "proved", ok.text
+        swapped = {"name": "five", "formal_statement": "Theorem five : True.", "proof": "exact I."}
+        refused = httpx.post(url, json={"candidates": [swapped]}).json()["verdicts"][0]
+        assert (refused["status"], refused["reason"]) == ("rejected", "input.untrusted")
         full = httpx.post(url, json={"candidates": [GOOD, WRONG, WHOLE]})
         assert full.status_code == 429 and "max_queue=2" in full.text
         many = httpx.post(url, json={"candidates": [GOOD] * 4})
