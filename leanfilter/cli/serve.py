@@ -111,14 +111,19 @@ def serve(
             app = create_app(verifier, problems=known, backend=kind, limits=limits)
             # uvicorn on SIGTERM stops listening and waits for every open request to be answered,
             # then raises the signal again once it has restored this handler: by then all is
-            # answered, so it only lets `with verifier` close the provers and the run end.
-            signal.signal(signal.SIGTERM, lambda *_: None)
+            # answered, so the handler only has to leave cleanly (the provers close, the run ends).
+            for stop in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(stop, _exit_cleanly)
             uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         if db is not None:
             if run is not None:
                 db.end_run(run.id)
             db.close()
+
+
+def _exit_cleanly(_signal: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 serve.params.extend(p for p in verify_command.params if p.name in _SHARED_WITH_VERIFY)
