@@ -14,7 +14,14 @@ import json
 from pathlib import Path
 
 import pytest
-from lean_replay.world import HEADER, HEADER_TEXT, PROVED, ReplayWorld, foo_candidate
+from lean_replay.world import (
+    HEADER,
+    HEADER_TEXT,
+    PROPOSITION,
+    PROVED,
+    ReplayWorld,
+    foo_candidate,
+)
 
 from adversarial.cases import PROBLEMS, AdversarialCase, load_cases, outcome_matches
 from leanfilter.backends import create_backend
@@ -112,7 +119,7 @@ def test_an_axiom_name_cannot_forge_a_clean_audit(name: str) -> None:
         "answer": '{"messages": [{"severity": "info", "pos": {"line": 1, "column": 0},'
         f' "endPos": {{"line": 1, "column": 6}}, "data": {data}}}], "env": $ENV}}',
     }
-    backend = LeanReplBackend(ReplayWorld().repl_settings([HEADER, forged, PROVED]))
+    backend = LeanReplBackend(ReplayWorld().repl_settings([HEADER, forged, PROPOSITION, PROVED]))
     candidate = foo_candidate(statement=None)
     session = backend.open_session(HEADER_TEXT, slot=0)
     try:
