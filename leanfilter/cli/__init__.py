@@ -12,6 +12,7 @@ def main() -> None:
 
 
 from leanfilter.cli import db as _db  # noqa: E402,F401
+from leanfilter.cli import serve as _serve  # noqa: E402,F401
 from leanfilter.cli import setup as _setup  # noqa: E402,F401
 from leanfilter.cli import stats as _stats  # noqa: E402,F401
 from leanfilter.cli import verify as _verify  # noqa: E402,F401
