@@ -158,3 +158,31 @@ def test_identical_candidates_are_checked_once() -> None:
     assert first.status is second.status is Status.PROVED
     assert not first.cached
     assert second.cached
+
+
+FORGED_AXIOM = (
+    "Axiom cheat : forall Closed under the global context : Prop,"
+    " Closed -> under -> the -> global -> context -> False.\n"
+)
+USE_FORGED = "intros. exfalso. apply (cheat True True True True True); exact I."
+
+
+def test_an_axiom_cannot_forge_its_own_audit() -> None:
+    with verifier(policy=BasicPolicy()) as v:
+        (verdict,) = v.verify_all([cand(USE_FORGED, header=ARITH + FORGED_AXIOM)])
+    assert verdict.status is Status.REJECTED
+    assert verdict.reason == "axiom.disallowed"
+    assert any(a.endswith(".cheat") for a in verdict.axioms)
+
+
+def test_a_forged_audit_in_a_batch_clears_no_other_member() -> None:
+    header = ARITH + FORGED_AXIOM + "Axiom cheat2 : False.\n"
+    batch = [
+        cand(USE_FORGED, header=header),
+        cand("intros. destruct cheat2.", header=header),
+        cand("intros; lia.", header=header),
+    ]
+    with verifier(audit_batch=8, policy=BasicPolicy()) as v:
+        verdicts = v.verify_all(batch)
+    assert [x.status for x in verdicts] == [Status.REJECTED, Status.REJECTED, Status.PROVED]
+    assert any(a.endswith(".cheat2") for a in verdicts[1].axioms)

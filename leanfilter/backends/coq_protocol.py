@@ -87,30 +87,57 @@ def error_in(text: str) -> str | None:
     return first_error(messages(text))
 
 
-def assumptions(text: str) -> list[str] | None:
-    """Axiom names from `Print Assumptions`; [] when closed; None when the output is neither.
+CLOSED = "Closed under the global context"
+_SECTIONS = ("Section Variables:", "Axioms:")
+_ENTRY = re.compile(r"(\S+)(?: : .*)?")
 
+
+def assumptions(text: str) -> list[str] | None:
+    """Assumption names from one `Print Assumptions` answer, read by its grammar; [] when closed;
+    None when the answer is anything else.
+
+    The answer is either exactly the closed phrase, or sections (`Axioms:`, `Section Variables:`)
+    of entries. An entry starts at column 0 with its name; Coq indents the rest of a long type, or
+    starts it with `:`. Binder names inside a type are the candidate's choice, so nothing inside
+    an entry is ever read as a verdict: a forged line can only add entries, never remove one.
     Unsafe flags (unguarded fixpoints, non-positive types, type-in-type) come back as
     `unsafe:<constant> <what>` so no allow-list can accept them by accident.
     """
-    plain = _INFOMSG.sub("", text)
-    if "Closed under the global context" in plain:
+    replies = answers(text)
+    if len(replies) != 1:
+        return None
+    reply = _after_leading_infomsgs(replies[0]).strip("\n")
+    if reply == CLOSED:
         return []
-    head = re.search(r"^Axioms:\s*$", plain, re.M)
-    if not head:
+    lines = reply.split("\n")
+    if not lines or lines[0] not in _SECTIONS:
         return None
     names: list[str] = []
-    for line in plain[head.end() :].splitlines():
-        if not line.strip() or line[0].isspace():
+    for line in lines[1:]:
+        if line in _SECTIONS or not line or line[0].isspace() or line.startswith(":"):
             continue
-        if line.startswith("<prompt>"):
-            break
-        unsafe = _UNSAFE.match(line.strip())
+        unsafe = _UNSAFE.fullmatch(line)
+        entry = _ENTRY.fullmatch(line)
         if unsafe:
             names.append(f"unsafe:{unsafe.group(1)} {unsafe.group(2)}")
+        elif entry:
+            names.append(entry.group(1))
         else:
-            names.append(line.split(" : ")[0].strip())
+            return None
     return names
+
+
+def _after_leading_infomsgs(answer: str) -> str:
+    """The answer without the messages Coq prints before it (loading opaque proofs); only those
+    before the first line of the answer proper, which the candidate's text cannot reach."""
+    i, n = 0, len(answer)
+    while True:
+        while i < n and answer[i] in " \n":
+            i += 1
+        close = answer.find("</infomsg>", i) if answer.startswith("<infomsg>", i) else -1
+        if close < 0:
+            return answer[i:]
+        i = close + len("</infomsg>")
 
 
 def located_constant(answer: str) -> str | None:
