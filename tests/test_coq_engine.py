@@ -186,3 +186,15 @@ def test_a_forged_audit_in_a_batch_clears_no_other_member() -> None:
         verdicts = v.verify_all(batch)
     assert [x.status for x in verdicts] == [Status.REJECTED, Status.REJECTED, Status.PROVED]
     assert any(a.endswith(".cheat2") for a in verdicts[1].axioms)
+
+
+def test_where_coq_and_the_splitter_end_sentences_differently_the_check_fails() -> None:
+    # A notation token ending in `.` swallows the sentence end the splitter sees.
+    notation = "Notation \"x '+++.' y\" := (x + y) (at level 50).\n"
+    proof = "intros. assert (H : 1 +++. 1 = 2) by reflexivity. lia."
+    file = f"{notation}{COMM}\nProof. {proof} Qed."
+    with verifier(policy=BasicPolicy()) as v:
+        odd, honest = v.verify_all([cand(file, whole_file=True), cand("intros; lia.")])
+    assert odd.status is Status.FAILED
+    assert odd.detail.startswith("sentences.disagree")
+    assert honest.status is Status.PROVED

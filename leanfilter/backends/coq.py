@@ -49,6 +49,7 @@ INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq 
 _THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _OOM = "Out of memory"
 _FATAL_OOM = "Fatal error: out of memory"
+SENTENCES_DISAGREE = "sentences.disagree"  # the splitter and Coq ended sentences differently
 
 
 class CoqSettings(BaseModel):
@@ -294,7 +295,7 @@ class CoqSession:
         """The raw result, or None when the candidate was accepted and awaits the batch audit."""
         started = time.monotonic()
         try:
-            sentences(request.body)
+            expected = len(sentences(request.body))
         except CoqLexError as e:
             return RawResult(messages=[Message(severity=Severity.ERROR, text=f"lexer: {e}")])
         nonce = secrets.token_hex(6)
@@ -317,6 +318,14 @@ class CoqSession:
             return self._finish(RawResult(messages=[died], exhausted="memory"), started)
         messages = proto.messages(answer, request.body)
         result = RawResult(messages=messages, time_s=0.0, peak_rss_mb=self._proc.peak_rss_mb())
+        ran = len(proto.prompts(answer))
+        if ran != expected:  # what the text rules saw is not what ran: nothing about it holds
+            self._restart()
+            disagree = Message(
+                severity=Severity.ERROR,
+                text=f"{SENTENCES_DISAGREE}: Coq ran {ran} sentences where the text has {expected}",
+            )
+            return self._finish(result.model_copy(update={"messages": [disagree]}), started)
         if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
             self._restart()
             return self._finish(result.model_copy(update={"exhausted": "memory"}), started)
