@@ -198,3 +198,13 @@ def test_where_coq_and_the_splitter_end_sentences_differently_the_check_fails() 
     assert odd.status is Status.FAILED
     assert odd.detail.startswith("sentences.disagree")
     assert honest.status is Status.PROVED
+
+
+def test_an_answer_above_the_output_cap_fails_the_candidate_and_the_next_one_passes() -> None:
+    flood = 'intros. do 400 idtac "' + "x" * 50_000 + '". lia.'
+    limits = SandboxConfig(memory_mb=3072, nproc=1, output_mb=4)
+    with verifier(policy=BasicPolicy(), sandbox=limits) as v:
+        blown, fine = v.verify_all([cand(flood), cand("intros; lia.")])
+    assert blown.status is Status.FAILED
+    assert blown.reason == "resource.output"
+    assert fine.status is Status.PROVED

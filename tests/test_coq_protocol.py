@@ -6,6 +6,7 @@ Each case runs real coqtop and parses what it printed, so a change in Coq's outp
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -115,3 +116,22 @@ def test_every_entry_of_a_long_list_is_read_whatever_its_layout() -> None:
 )
 def test_the_closed_phrase_counts_only_as_the_whole_answer(answer: str) -> None:
     assert proto.assumptions(answer) != []
+
+
+def _parse_seconds(text: str) -> float:
+    started = time.perf_counter()
+    proto.messages(text, text)
+    proto.assumptions(text)
+    proto.prompts(text)
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("tag", ["<infomsg>", "<prompt>", "<prompt>a < 1 |"])
+def test_output_full_of_unclosed_tags_parses_in_linear_time(tag: str) -> None:
+    # 180 KB of opened tags, as `fail "<infomsg><infomsg>..."` makes coqtop echo: the budget is
+    # a multiple of parsing the same amount of plain text, not a wall-clock figure.
+    size = 180_000
+    flood = "Error: " + tag * (size // len(tag)) + "\n<prompt>Coq < 2 || 0 < </prompt>"
+    plain = "Error: " + "x" * size + "\n<prompt>Coq < 2 || 0 < </prompt>"
+    baseline = min(_parse_seconds(plain) for _ in range(3))
+    assert _parse_seconds(flood) < 50 * baseline + 0.05

@@ -43,7 +43,7 @@ from leanfilter.backends.base import (
 from leanfilter.backends.coq_replay import CoqReplayer, ReplaySettings
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
-from leanfilter.sandbox import JailedProcess, SandboxConfig
+from leanfilter.sandbox import JailedProcess, ProverOutputTooLarge, SandboxConfig
 
 INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq >= 8.16 with opam)"
 _THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
@@ -64,7 +64,7 @@ class CoqSettings(BaseModel):
         ]
     )
     sandbox: SandboxConfig = Field(  # coqtop needs no process of its own: it may start none
-        default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=1)
+        default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=1, output_mb=16)
     )
     timeout: float = Field(default=60.0, description="seconds per proof")
     start_timeout: float = Field(default=120.0, description="seconds to start and load the header")
@@ -310,6 +310,10 @@ class CoqSession:
         body = one_line(request.body)
         try:
             answer = self._roundtrip(body, deadline)
+        except ProverOutputTooLarge as e:  # the candidate's answer, not the engine's fault
+            self._restart()
+            flood = Message(severity=Severity.ERROR, text=f"the prover's {e}")
+            return self._finish(RawResult(messages=[flood], exhausted="output"), started)
         except ProverCrashed as e:  # OCaml's "Fatal error: out of memory" ends the process
             if _FATAL_OOM not in str(e):
                 raise

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from leanfilter.backends.base import first_error
 from leanfilter.records import Message, Position, Severity
 
-_PROMPT = re.compile(r"<prompt>(\S+) < (\d+) \|([^|]*)\| \d+ < </prompt>")
+# No part can run past a `<`, so text full of opened prompts is scanned in linear time.
+_PROMPT = re.compile(r"<prompt>([^\s<]+) < (\d+) \|([^|<]*)\| \d+ < </prompt>")
 _LOCATION = re.compile(r"Toplevel input, characters (\d+)-(\d+):")
-_INFOMSG = re.compile(r"<infomsg>(.*?)</infomsg>", re.S)
+_OPEN, _CLOSE = "<infomsg>", "</infomsg>"
 _WARNING_TAGS = re.compile(r"</?warning>")
 _NOISE = ("Loading ML file", "Fetching opaque proofs", "Skipping rcfile", "Welcome to Coq")
 _UNSAFE = re.compile(r"^(\S+) (is assumed to be \w+|relies on .*)\.?$")
@@ -54,11 +55,12 @@ def messages(text: str, body: str | None = None) -> list[Message]:
 
 def _answer_messages(seg: str, body: str | None) -> list[Message]:
     out: list[Message] = []
-    for info in _INFOMSG.findall(seg):
+    infos, plain = split_infomsgs(seg)
+    for info in infos:
         info = info.strip()
         if info and not info.startswith(_NOISE):
             out.append(Message(severity=Severity.INFO, text=info))
-    plain = _WARNING_TAGS.sub("", _INFOMSG.sub("", seg))
+    plain = _WARNING_TAGS.sub("", plain)
     for severity, word in ((Severity.ERROR, "Error:"), (Severity.WARNING, "Warning:")):
         idx = plain.find(word)
         if idx < 0:
@@ -70,6 +72,23 @@ def _answer_messages(seg: str, body: str | None) -> list[Message]:
             pos, end = (_position(body, int(loc.group(k))) for k in (1, 2))
         out.append(Message(severity=severity, text=msg, pos=pos, end_pos=end))
     return out
+
+
+def split_infomsgs(seg: str) -> tuple[list[str], str]:
+    """The `<infomsg>` bodies, and the text around them; in one pass, so that output full of
+    unclosed tags (a candidate can print any) costs time linear in its length."""
+    infos: list[str] = []
+    plain: list[str] = []
+    i = 0
+    while (start := seg.find(_OPEN, i)) >= 0:
+        close = seg.find(_CLOSE, start)
+        if close < 0:
+            break
+        plain.append(seg[i:start])
+        infos.append(seg[start + len(_OPEN) : close])
+        i = close + len(_CLOSE)
+    plain.append(seg[i:])
+    return infos, "".join(plain)
 
 
 def _position(body: str, byte_offset: int) -> Position:
@@ -134,13 +153,13 @@ def _after_leading_infomsgs(answer: str) -> str:
     while True:
         while i < n and answer[i] in " \n":
             i += 1
-        close = answer.find("</infomsg>", i) if answer.startswith("<infomsg>", i) else -1
+        close = answer.find(_CLOSE, i) if answer.startswith(_OPEN, i) else -1
         if close < 0:
             return answer[i:]
-        i = close + len("</infomsg>")
+        i = close + len(_CLOSE)
 
 
 def located_constant(answer: str) -> str | None:
     """The full path in a `Locate Term` answer: its first line names what the name resolves to."""
-    m = re.search(r"^Constant (\S+)", _INFOMSG.sub("", answer), re.M)
+    m = re.search(r"^Constant (\S+)", split_infomsgs(answer)[1], re.M)
     return m.group(1) if m else None
