@@ -4,7 +4,7 @@ The REPL replay double (tests/lean_replay) answers instantly, so what is timed i
 sandboxed process I/O, JSON framing and parsing, and the extra commands of the audit. Three ways
 of checking the same number of candidates, in one run:
 - `raw`: one command per candidate straight over the jailed pipe (no audit, no parsing);
-- `whole file`: the session with existence + axioms (2 commands per check);
+- `whole file`: the session with existence + axioms and the proposition check (3 per check);
 - `statement`: the session with reference (once), existence + axioms and integrity (3 per check).
 With real Lean each extra command also costs its elaboration (milliseconds for `#print axioms`).
 
@@ -21,7 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from lean_replay.world import EXISTS, HEADER, INTEGRITY, PROVED, REFERENCE, ReplayWorld
+from lean_replay.world import (
+    EXISTS,
+    HEADER,
+    INTEGRITY,
+    PROPOSITION,
+    PROVED,
+    REFERENCE,
+    ReplayWorld,
+)
 
 from leanfilter.backends.lean_repl import LeanReplBackend
 from leanfilter.records import BackendName, Candidate
@@ -32,7 +40,9 @@ STATEMENT = "theorem foo : 1 + 1 = 2 := by"
 
 
 def session_rate(world: ReplayWorld, n: int, statement: str | None) -> float:
-    backend = LeanReplBackend(world.repl_settings([HEADER, REFERENCE, EXISTS, INTEGRITY, PROVED]))
+    backend = LeanReplBackend(
+        world.repl_settings([HEADER, REFERENCE, EXISTS, INTEGRITY, PROPOSITION, PROVED])
+    )
     proof = "\n  norm_num" if statement else f"{STATEMENT}\n  norm_num"
     candidate = Candidate(
         name="foo",
@@ -76,7 +86,7 @@ def main() -> None:
     print(f"checks per way: {n}")
     print(f"raw (1 command, no audit):         {raw:8.0f} checks/s")
     print(
-        f"session, whole file (2 commands):  {whole:8.0f} checks/s  ({raw / whole:.2f}x raw time)"
+        f"session, whole file (3 commands):  {whole:8.0f} checks/s  ({raw / whole:.2f}x raw time)"
     )
     print(
         f"session, statement (3 commands):   {stated:8.0f} checks/s  ({raw / stated:.2f}x raw time)"

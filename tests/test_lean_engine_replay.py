@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pytest
 from lean_replay.world import (
+    DEFINITION,
     EXISTS,
     HEADER,
     INTEGRITY,
+    NOT_A_PROPOSITION,
+    PROPOSITION,
     PROVED,
     REFERENCE,
     ReplayWorld,
     answer,
+    definition_candidate,
     fault,
     foo_candidate,
     recorded,
@@ -21,14 +25,18 @@ from leanfilter.backends.lean_repl import LeanReplBackend
 from leanfilter.cache import MemoryCache
 from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.pool import PoolConfig
-from leanfilter.records import BackendName, Status, Verdict
+from leanfilter.records import BackendName, Candidate, Status, Verdict
 
 
 def verify(rules: list[dict], proof: str) -> Verdict:
+    return verify_file(rules, foo_candidate(proof))
+
+
+def verify_file(rules: list[dict], candidate: Candidate) -> Verdict:
     backend = LeanReplBackend(ReplayWorld().repl_settings(rules))
     config = VerifierConfig(pool=PoolConfig(workers=1), timeout=30)
     with Verifier(config, backends={BackendName.LEAN: backend}) as verifier:
-        (verdict,) = verifier.verify_all([foo_candidate(proof)])
+        (verdict,) = verifier.verify_all([candidate])
     return verdict
 
 
@@ -77,3 +85,17 @@ def test_a_proof_that_exhausts_memory_fails_for_resources_and_is_never_cached() 
         assert (verdict.status, verdict.reason) == (Status.FAILED, "resource.memory")
     assert not again.cached  # machine-dependent: checked again, never served from the cache
     assert honest.status is Status.PROVED  # on the session restarted after the death
+
+
+def test_a_whole_file_naming_a_definition_fails_and_says_why() -> None:
+    exists = answer(r"\A#print axioms _root_\.(\S+)\Z", "axioms_none")
+    verdict = verify_file([HEADER, DEFINITION, exists, NOT_A_PROPOSITION], definition_candidate())
+    assert (verdict.status, verdict.reason) == (Status.FAILED, "prover.error")
+    assert verdict.detail.startswith(
+        "`x` is no theorem: Lean refused it as a proof of a proposition: "
+    )
+
+
+def test_a_whole_file_naming_a_theorem_is_proved() -> None:
+    verdict = verify_file([HEADER, EXISTS, PROPOSITION, PROVED], foo_candidate(statement=None))
+    assert verdict.status is Status.PROVED

@@ -16,6 +16,7 @@ from lean_replay.world import (
     REFERENCE,
     STATEMENT,
     ReplayWorld,
+    definition_candidate,
     foo_candidate,
     transcripts_dir,
 )
@@ -166,3 +167,51 @@ def test_file_mode_and_repl_agree_on_positions_and_audit(world):
     assert [m.severity for m in file_raw.messages] == [m.severity for m in repl_raw.messages]
     for field in ("declared", "integrity", "axioms", "sorries"):
         assert getattr(file_raw, field) == getattr(repl_raw, field), field
+
+
+# -- without a statement, the named constant must prove a proposition ------------------------
+
+DEFINITION_ACCEPTED = {"match": r"^def x := 0$", "severity": "information", "data": "x : Nat"}
+NOT_A_PROPOSITION = {
+    "match": r"^theorem _root_\.(lf_chk_\w+) : type_of% @_root_\.x :=",
+    "severity": "error",
+    "data": "type of theorem '$1' is not a proposition\n  Nat",
+}
+EXISTS_ONLY = {**AXIOMS, "match": r"^#print axioms _root_\.(x)$"}
+
+
+def definition_request() -> CheckRequest:
+    return LeanFileBackend().assemble(definition_candidate(), tag=4)
+
+
+def test_a_whole_file_naming_a_definition_is_not_declared_as_a_theorem(world):
+    raw = check(world, [DEFINITION_ACCEPTED, AXIOMS, NOT_A_PROPOSITION], definition_request())
+    assert raw.declared is False and raw.axioms is None
+    refusal = raw.messages[-1]
+    assert refusal.severity is Severity.ERROR
+    assert refusal.text.startswith(
+        "`x` is no theorem: Lean refused it as a proof of a proposition: "
+    )
+    assert "type of theorem 'lf_chk_" in refusal.text
+
+
+def test_a_whole_file_naming_a_theorem_passes_the_proposition_check(world):
+    raw = check(world, [AXIOMS], request(statement=None))
+    assert raw.declared is True and raw.integrity is None
+    assert raw.messages == []
+    assert raw.axioms == ["Classical.choice", "Quot.sound", "propext"]
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        # the candidate's constant audited where the check's answer should be
+        [EXISTS_ONLY, {**AXIOMS, "match": r"^theorem _root_\.lf_chk_\w+ : type_of% @_root_\.(x)"}],
+        [EXISTS_ONLY],  # no answer about the check at all
+    ],
+    ids=["forged", "missing"],
+)
+def test_a_proposition_check_without_its_own_audit_answer_is_no_theorem(world, rules):
+    raw = check(world, rules, definition_request())
+    assert raw.declared is False
+    assert "`x` is not shown to be a theorem" in raw.messages[-1].text

@@ -8,6 +8,7 @@ They run when `lake` is on PATH or LEANFILTER_LEAN_PROJECT names a built Lake pr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 
@@ -77,7 +78,22 @@ CASES: dict[str, Candidate] = {
         whole_file=True,
     ),
     "exit": candidate("theorem lf_exit : (5 : ℕ) = 6 := by", "\n  norm_num\n#exit", "lf_exit"),
+    # Without a statement the named constant must prove a proposition.
+    "definition": candidate(None, "def lf_def : ℕ := 0", "lf_def", whole_file=True),
+    "polymorphic_definition": candidate(
+        None, "def lf_id.{u} (α : Sort u) (a : α) : α := a", "lf_id", whole_file=True
+    ),
+    "auto_bound_theorem": candidate(
+        None,
+        "set_option autoImplicit true in\ntheorem lf_auto (h : a = b) : b = a := h.symm",
+        "lf_auto",
+        whole_file=True,
+    ),
+    "universe_theorem": candidate(
+        None, "theorem lf_univ.{u} {α : Sort u} (a : α) : a = a := rfl", "lf_univ", True
+    ),
 }
+HONEST = {"proved", "auto_bound_theorem", "universe_theorem"}
 
 
 def passes(raw: RawResult) -> bool:
@@ -121,7 +137,7 @@ def test_toolchain_names_lean_and_mathlib():
 @pytest.mark.parametrize("results", ["repl_results", "file_results"])
 def test_only_the_honest_proof_passes(request, results):
     raws = request.getfixturevalue(results)
-    assert {label for label, raw in raws.items() if passes(raw)} == {"proved"}
+    assert {label for label, raw in raws.items() if passes(raw)} == HONEST
 
 
 def test_each_attack_is_caught_by_the_check_meant_for_it(repl_results):
@@ -133,6 +149,9 @@ def test_each_attack_is_caught_by_the_check_meant_for_it(repl_results):
     assert repl_results["missing"].declared is False
     assert repl_results["namespaced"].declared is False
     assert any(m.severity is Severity.ERROR for m in repl_results["wrong"].messages)
+    for label in ("definition", "polymorphic_definition"):
+        assert repl_results[label].declared is False, label
+        assert "is no theorem" in repl_results[label].messages[-1].text, label
 
 
 def test_file_mode_agrees_with_the_repl(repl_results, file_results):
@@ -143,10 +162,16 @@ def test_file_mode_agrees_with_the_repl(repl_results, file_results):
         repl, file = repl_results[label], file_results[label]
         assert (repl.declared, repl.integrity) == (file.declared, file.integrity), label
         assert repl.axioms == file.axioms, label
-        errors = [(m.pos, m.text) for m in repl.messages if m.severity is Severity.ERROR]
-        assert errors == [(m.pos, m.text) for m in file.messages if m.severity is Severity.ERROR], (
-            label
-        )
+        assert errors_of(repl) == errors_of(file), label
+
+
+def errors_of(raw: RawResult) -> list[tuple[object, str]]:
+    """Error positions and texts, with the audit's fresh names (one per check) made equal."""
+    return [
+        (m.pos, re.sub(r"lf_chk_[0-9a-f]+", "lf_chk", m.text))
+        for m in raw.messages
+        if m.severity is Severity.ERROR
+    ]
 
 
 def test_a_runaway_proof_times_out_and_a_new_session_serves():

@@ -12,19 +12,22 @@ import time
 
 import pytest
 from lean_replay.world import (
+    DEFINITION,
     EXISTS,
     HEADER,
     HEADER_TEXT,
     INTEGRITY,
+    NOT_A_PROPOSITION,
+    PROPOSITION,
     PROVED,
     REFERENCE,
     STATEMENT,
     ReplayWorld,
     answer,
+    definition_candidate,
     fault,
     foo_candidate,
     recorded,
-    transcripts_dir,
 )
 
 from leanfilter.backends.base import (
@@ -36,11 +39,6 @@ from leanfilter.backends.base import (
 )
 from leanfilter.backends.lean_repl import LeanReplBackend
 from leanfilter.records import Severity
-
-pytestmark = pytest.mark.skipif(
-    not transcripts_dir().is_dir(),
-    reason=f"recorded REPL transcripts not found at {transcripts_dir()} (set LEANFILTER_DATA)",
-)
 
 
 @pytest.fixture
@@ -155,7 +153,7 @@ def test_a_statement_mismatch_fails_integrity(world):
 )
 def test_axiom_audit_answers_are_read_whole(world, key, expected):
     exists = answer(r"\A#print axioms _root_\.(\S+)\Z", key)
-    session = open_session(world, [HEADER, exists, PROVED])
+    session = open_session(world, [HEADER, exists, PROPOSITION, PROVED])
     try:
         raw = check_one(session, request(statement=None))
         assert raw.declared is True
@@ -267,3 +265,56 @@ def test_a_forged_answer_puts_the_stream_out_of_step_and_is_caught(world):
     session = open_session(world, [HEADER, REFERENCE, EXISTS, INTEGRITY, forged])
     with pytest.raises(ProverCrashed, match="out of step"):
         session.check(request(), timeout=30)
+
+
+# -- without a statement, the named constant must prove a proposition ------------------------
+
+
+def check_definition(world: ReplayWorld, proposition_rule: dict):
+    exists = answer(r"\A#print axioms _root_\.(\S+)\Z", "axioms_none")
+    session = open_session(world, [HEADER, DEFINITION, exists, proposition_rule])
+    try:
+        backend = LeanReplBackend()
+        return check_one(session, backend.assemble(definition_candidate(), tag=2))
+    finally:
+        session.close()
+
+
+def test_a_whole_file_naming_a_definition_is_not_declared_as_a_theorem(world):
+    raw = check_definition(world, NOT_A_PROPOSITION)
+    assert raw.declared is False and raw.axioms is None
+    [refusal] = raw.messages
+    assert refusal.severity is Severity.ERROR
+    assert refusal.text.startswith(
+        "`x` is no theorem: Lean refused it as a proof of a proposition: "
+    )
+    assert "type of theorem 'lf_chk_" in refusal.text
+
+
+def test_a_whole_file_naming_a_theorem_passes_the_proposition_check(world):
+    session = open_session(world, [HEADER, EXISTS, PROPOSITION, PROVED])
+    try:
+        raw = check_one(session, request(statement=None))
+        assert raw.declared is True and raw.integrity is None
+        assert raw.messages == []
+        assert raw.axioms == ["Classical.choice", "Quot.sound", "propext"]
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize(
+    "proposition_rule",
+    [
+        # an audit that names the candidate's constant, not the check's fresh name
+        answer(
+            r"\Aset_option .*theorem _root_\.lf_chk_\w+ : type_of% @_root_\.(\S+) :=", "axioms_none"
+        ),
+        answer(r"theorem _root_\.lf_chk_", "ok"),  # no audit answer at all
+    ],
+    ids=["forged", "missing"],
+)
+def test_a_proposition_check_without_its_own_audit_answer_is_no_theorem(world, proposition_rule):
+    raw = check_definition(world, proposition_rule)
+    assert raw.declared is False
+    assert raw.messages[-1].severity is Severity.ERROR
+    assert "`x` is not shown to be a theorem" in raw.messages[-1].text

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from leanfilter.backends.base import CheckRequest, ProverUnavailable, RawResult
+from leanfilter.backends.base import CheckRequest, ProverUnavailable, RawResult, first_error
 from leanfilter.records import BackendName, Candidate, Message, Position, Severity
 from leanfilter.sandbox import SandboxConfig
 
@@ -290,9 +290,26 @@ def reference_command(reference: str, statement: str) -> str:
     return f"{parts.declaration(reference)} {parts.signature} := sorry"
 
 
+def qualified(theorem: str) -> str:
+    """`theorem` as the audit commands name it: `_root_` escapes any namespace the candidate
+    left open (the name itself was checked to be a plain Lean name by `assemble`)."""
+    return f"_root_.{theorem}"
+
+
 def existence_command(theorem: str) -> str:
     """Answers only if the constant exists (so it passed the kernel), with its axioms."""
-    return f"#print axioms _root_.{theorem}"
+    return f"#print axioms {qualified(theorem)}"
+
+
+def _audited_theorem(check: str, declaration: str, type_: str, value: str) -> str:
+    """`check` declared as `type_ := value`, kernel-checked whatever options the candidate set,
+    followed by its own axiom audit: an answer about `check` is positive evidence that it was
+    accepted, which no message the candidate logs can give (it cannot know the nonce)."""
+    return (
+        "set_option debug.skipKernelTC false in\n"
+        f"{declaration} : {type_} := {value}\n"
+        f"{existence_command(check)}"
+    )
 
 
 def integrity_command(check: str, reference: str, theorem: str, statement: str) -> str:
@@ -300,14 +317,43 @@ def integrity_command(check: str, reference: str, theorem: str, statement: str) 
 
     If it is accepted, the candidate's constant proves the trusted statement (up to
     definitional unfolding, which the kernel re-checks here whatever the candidate set).
-    `_root_` names escape any namespace the candidate left open.
     """
-    return (
-        "set_option debug.skipKernelTC false in\n"
-        f"{parse_statement(statement).declaration('_root_.' + check)} : "
-        f"type_of% @_root_.{reference} := @_root_.{theorem}\n"
-        f"#print axioms _root_.{check}"
+    declaration = parse_statement(statement).declaration("_root_." + check)
+    return _audited_theorem(
+        check, declaration, f"type_of% @_root_.{reference}", f"@{qualified(theorem)}"
     )
+
+
+def proposition_command(check: str, theorem: str) -> str:
+    """Without a trusted statement: a `theorem` whose type is the constant's own type, accepted
+    only if that type is a proposition (so `def x := 0` is no proof of anything).
+
+    `theorem` with a type that is not a Prop is refused by the elaborator and again by the
+    kernel ("type of theorem … is not a proposition"); unlike a `(fun (P : Prop) (_ : P) => …)`
+    application, nothing is coerced, so an instance the candidate declares cannot turn a
+    non-proposition into one. `@` keeps implicit and auto-bound arguments as binders (a Π into
+    Prop is a Prop); the type's universe levels become `check`'s own parameters, unassigned, so
+    no level is specialised to make the type a Prop, and none hides in the value.
+    """
+    return _audited_theorem(
+        check,
+        f"theorem _root_.{check}",
+        f"type_of% @{qualified(theorem)}",
+        f"@{qualified(theorem)}",
+    )
+
+
+def not_a_theorem(theorem: str, check: str, messages: list[Message]) -> Message | None:
+    """Why `messages`, Lean's answer to `proposition_command`, do not show `theorem` to be a
+    proof of a proposition; None when they do (an audit of `check` and no error)."""
+    error = first_error(messages)
+    if error is not None:
+        text = f"`{theorem}` is no theorem: Lean refused it as a proof of a proposition: {error}"
+    elif axiom_report_for(messages, check) is None:
+        text = f"`{theorem}` is not shown to be a theorem: no answer to the proposition check"
+    else:
+        return None
+    return Message(severity=Severity.ERROR, text=text)
 
 
 class AxiomReport(BaseModel):

@@ -2,9 +2,10 @@
 
 The fallback when the REPL is unavailable, and a cross-check of it. The file is the header, the
 trusted reference statement, the candidate, then the same audit commands the REPL session sends
-separately. Appended after the candidate they are weaker: a `#exit` or an unclosed comment in
-the candidate hides them, and elaboration-time code can read the whole file and log messages at
-any position. So a missing audit answer means not proved, and the REPL remains the default.
+separately (without a statement, the proposition check in place of the integrity theorem).
+Appended after the candidate they are weaker: a `#exit` or an unclosed comment in the candidate
+hides them, and elaboration-time code can read the whole file and log messages at any position.
+So a missing audit answer means not proved, and the REPL remains the default.
 `--stdin` keeps the file inside the process: the jail's only writable place is its private tmpfs.
 """
 
@@ -35,7 +36,9 @@ from leanfilter.backends.lean_common import (
     existence_command,
     fresh_name,
     integrity_command,
+    not_a_theorem,
     parse_message,
+    proposition_command,
     reference_command,
     session_header,
     statement_error,
@@ -43,7 +46,7 @@ from leanfilter.backends.lean_common import (
 from leanfilter.records import Message
 from leanfilter.sandbox import JailedProcess, SandboxConfig
 
-Part = Literal["header", "reference", "body", "exists", "integrity"]
+Part = Literal["header", "reference", "body", "exists", "integrity", "proposition"]
 _LEAN_EXIT_CODES = (0, 1)  # 1: the file has errors; anything else is a crash or a kill
 
 
@@ -108,6 +111,8 @@ class LeanFileSession:
         if request.statement is not None:
             command = integrity_command(check, reference, request.theorem, request.statement)
             layout = layout.add("integrity", command)
+        else:
+            layout = layout.add("proposition", proposition_command(check, request.theorem))
         try:
             lines = self._run(layout.text, started + timeout)
         except ProverCrashed:
@@ -187,6 +192,11 @@ def _read_answers(
     exists = axiom_report_for(by_part.get("exists", []), request.theorem)
     integrity: bool | None = None
     axioms = set(exists.axioms) if exists else set()
+    body = by_part.get("body", [])
+    if request.statement is None and exists is not None:
+        refusal = not_a_theorem(request.theorem, check, by_part.get("proposition", []))
+        if refusal is not None:
+            body, exists = [*body, refusal], None
     if request.statement is not None:
         integrity_messages = by_part.get("integrity", [])
         checked = axiom_report_for(integrity_messages, check)
@@ -194,7 +204,7 @@ def _read_answers(
         integrity = integrity and not has_error(integrity_messages)
         axioms |= set(checked.axioms) if checked else set()
     return RawResult(
-        messages=by_part.get("body", []),
+        messages=body,
         declared=exists is not None,
         integrity=integrity,
         axioms=sorted(axioms) if exists is not None else None,

@@ -14,7 +14,9 @@ A check runs these commands, each its own REPL command:
 3. `#print axioms` of the named theorem in the candidate's env: it exists (it passed the
    kernel) and these are its axioms;
 4. the integrity theorem `lf_chk_<nonce> : type_of% @lf_ref_<nonce> := @name`, kernel-checked
-   whatever options the candidate set, and its own axiom audit.
+   whatever options the candidate set, and its own axiom audit; without a statement, the
+   theorem `lf_chk_<nonce> : type_of% @name := @name` instead, which Lean accepts only if the
+   constant proves a proposition.
 Nothing the candidate writes can reach the answers to 3 and 4: they are separate commands.
 """
 
@@ -49,7 +51,9 @@ from leanfilter.backends.lean_common import (
     existence_command,
     fresh_name,
     integrity_command,
+    not_a_theorem,
     parse_message,
+    proposition_command,
     reference_command,
     session_header,
     statement_error,
@@ -75,6 +79,7 @@ class _Audit(BaseModel):
     declared: bool
     integrity: bool | None
     axioms: list[str] | None
+    refusal: Message | None = None
 
 
 class LeanReplSession:
@@ -141,11 +146,12 @@ class LeanReplSession:
             integrity = None if reference is None else False
             return [(request, self._result([failure], started, integrity=integrity))]
         audit = self._audit(request.theorem, answer["env"], reference, deadline)
+        refusals = [audit.refusal] if audit.refusal is not None else []
         raw = self._result(
-            messages,
+            messages + refusals,
             started,
             sorries=len(answer.get("sorries") or []),
-            **audit.model_dump(),
+            **audit.model_dump(exclude={"refusal"}),
         )
         return [(request, raw)]
 
@@ -197,9 +203,13 @@ class LeanReplSession:
             return _Audit(
                 declared=False, integrity=None if reference is None else False, axioms=None
             )
-        if reference is None:
-            return _Audit(declared=True, integrity=None, axioms=sorted(exists.axioms))
         check = fresh_name("chk")
+        if reference is None:
+            messages = _messages(self._command(proposition_command(check, theorem), env, deadline))
+            refusal = not_a_theorem(theorem, check, messages)
+            if refusal is not None:
+                return _Audit(declared=False, integrity=None, axioms=None, refusal=refusal)
+            return _Audit(declared=True, integrity=None, axioms=sorted(exists.axioms))
         command = integrity_command(check, reference.name, theorem, reference.statement)
         answer = self._command(command, env, deadline)
         messages = _messages(answer)

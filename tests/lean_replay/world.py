@@ -39,8 +39,15 @@ def fault(match: str, kind: str, **extra: object) -> dict:
 HEADER = recorded(r"\Aimport", "import_lean#0")
 REFERENCE = recorded(r"\Atheorem lf_ref_", "term_sorry#0")
 EXISTS = answer(r"\A#print axioms _root_\.(\S+)\Z", "axioms_classical")
-INTEGRITY = answer(r"theorem _root_\.(lf_chk_[0-9a-f]+) :", "integrity_ok")
+INTEGRITY = answer(
+    r"theorem _root_\.(lf_chk_[0-9a-f]+) : type_of% @_root_\.lf_ref_", "integrity_ok"
+)
 PROVED = recorded(r"\Atheorem foo", "trace_simp#1")
+# Without a statement the check theorem's type is the constant's own (`type_of% @_root_.NAME`).
+_PROPOSITION_CHECK = r"theorem _root_\.(lf_chk_[0-9a-f]+) : type_of% @_root_\.(?!lf_ref_)"
+PROPOSITION = answer(_PROPOSITION_CHECK, "integrity_ok")
+NOT_A_PROPOSITION = answer(_PROPOSITION_CHECK, "not_a_proposition")
+DEFINITION = answer(r"\Adef x := 0\Z", "ok")
 
 HEADER_TEXT = "import Mathlib\n"
 STATEMENT = "theorem foo : 1 + 1 = 2 := by"
@@ -55,6 +62,13 @@ def foo_candidate(proof: str = "\n  norm_num", statement: str | None = STATEMENT
         statement=statement,
         proof=proof if statement else f"theorem foo : 1 + 1 = 2 := by{proof}",
         whole_file=statement is None,
+    )
+
+
+def definition_candidate() -> Candidate:
+    """A whole file that names a definition, not a theorem: it proves nothing."""
+    return Candidate(
+        name="x", backend=BackendName.LEAN, header=HEADER_TEXT, proof="def x := 0", whole_file=True
     )
 
 
