@@ -158,7 +158,7 @@ def coqtop_prompts(source: str) -> int:
 @settings(max_examples=40, deadline=None)
 @given(grammar_script())
 def test_coq_reads_as_many_sentences_as_we_split_over_the_whole_grammar(text: str) -> None:
-    source = f"Goal True /\\ True.\n{text}\n"
+    source = f"Goal True /\\ True.\n{text}\nidtac.\n"  # a bullet must be followed by something
     assert coqtop_prompts(source) == len(sentences(source))
 
 
