@@ -28,10 +28,15 @@ from pydantic import BaseModel, Field
 from leanfilter.backends.base import ProverCrashed, ProverTimeout
 
 _READ_CHUNK = 1 << 16
+_WINDOW = 1 << 16  # the longest text a read_until pattern may need to match
 _REAP_TIMEOUT = 5.0
 _TREE_TTL = 5.0
 _JAIL = Path(__file__).with_name("_jail.py")
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM")
+
+
+class ProverOutputTooLarge(ProverCrashed):
+    """The prover wrote more than `output_mb` for one request; it has been killed."""
 
 
 class SandboxConfig(BaseModel):
@@ -76,7 +81,7 @@ class JailedProcess:
         )
         self._fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._buffer = _Chunks()
         self._tree_cache: list[psutil.Process] = []
         self._tree_at = -_TREE_TTL
         self._words = ""
@@ -95,13 +100,19 @@ class JailedProcess:
     def read_until(self, pattern: re.Pattern[str], deadline: float) -> tuple[str, re.Match[str]]:
         """Read until `pattern` matches; return the text up to the match's end, and the match.
 
-        Text after the match stays buffered for the next read.
+        Text after the match stays buffered for the next read. A match must fit in the last
+        `_WINDOW` characters read, so each chunk is searched once: reading is linear in the output.
         """
         searched = 0
         while True:
-            match = pattern.search(self._buffer, max(0, searched - 4096))
+            window = max(0, searched - _WINDOW)
+            match = pattern.search(self._buffer.tail(window), 0)
             if match:
-                text, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+                whole = self._buffer.take()
+                match = pattern.search(whole, window)
+                assert match is not None
+                text, rest = whole[: match.end()], whole[match.end() :]
+                self._buffer.put(rest)
                 return text, match
             searched = len(self._buffer)
             if not self._fill(deadline):
@@ -116,15 +127,14 @@ class JailedProcess:
         """Everything the prover writes until it closes its output (one-shot provers)."""
         while self._fill(deadline):
             pass
-        text, self._buffer = self._buffer + self._decoder.decode(b"", final=True), ""
-        return text
+        return self._buffer.take() + self._decoder.decode(b"", final=True)
 
     def _fill(self, deadline: float) -> bool:
         """Wait for output and buffer it; False once the prover has closed its output."""
         limit = self.config.output_mb * 1024 * 1024
         while True:
             if len(self._buffer) > limit:
-                raise self._die(ProverCrashed(f"prover output exceeded {self.config.output_mb} MB"))
+                raise self._die(ProverOutputTooLarge(f"output exceeded {self.config.output_mb} MB"))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._die(ProverTimeout("deadline passed"))
@@ -132,7 +142,7 @@ class JailedProcess:
             if ready:
                 break
         chunk = os.read(self._fd, _READ_CHUNK)
-        self._buffer += self._decoder.decode(chunk)
+        self._buffer.put(self._decoder.decode(chunk))
         return bool(chunk)
 
     def _die(self, error: ProverCrashed | ProverTimeout) -> ProverCrashed | ProverTimeout:
@@ -219,8 +229,42 @@ class JailedProcess:
             return ""
 
     def _tail(self) -> str:
-        tail = self.last_words() or self._buffer[-2000:].strip()
+        tail = self.last_words() or self._buffer.tail(len(self._buffer) - 2000).strip()
         return f": {tail}" if tail else ""
+
+
+class _Chunks:
+    """Output read but not yet consumed: appended in chunks and joined once, when taken, so a
+    flood costs linear time (adding to one growing string would copy it at every chunk)."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def put(self, text: str) -> None:
+        if text:
+            self._parts.append(text)
+            self._size += len(text)
+
+    def take(self) -> str:
+        whole = "".join(self._parts)
+        self._parts, self._size = [], 0
+        return whole
+
+    def tail(self, start: int) -> str:
+        """The text from offset `start` on (0 or less: all of it)."""
+        out: list[str] = []
+        size = self._size
+        for part in reversed(self._parts):
+            if size <= max(start, 0):
+                break
+            size -= len(part)
+            out.append(part)
+        text = "".join(reversed(out))
+        return text[max(start, 0) - size :]
 
 
 def _gone() -> contextlib.suppress:

@@ -158,3 +158,53 @@ def test_identical_candidates_are_checked_once() -> None:
     assert first.status is second.status is Status.PROVED
     assert not first.cached
     assert second.cached
+
+
+FORGED_AXIOM = (
+    "Axiom cheat : forall Closed under the global context : Prop,"
+    " Closed -> under -> the -> global -> context -> False.\n"
+)
+USE_FORGED = "intros. exfalso. apply (cheat True True True True True); exact I."
+
+
+def test_an_axiom_cannot_forge_its_own_audit() -> None:
+    with verifier(policy=BasicPolicy()) as v:
+        (verdict,) = v.verify_all([cand(USE_FORGED, header=ARITH + FORGED_AXIOM)])
+    assert verdict.status is Status.REJECTED
+    assert verdict.reason == "axiom.disallowed"
+    assert any(a.endswith(".cheat") for a in verdict.axioms)
+
+
+def test_a_forged_audit_in_a_batch_clears_no_other_member() -> None:
+    header = ARITH + FORGED_AXIOM + "Axiom cheat2 : False.\n"
+    batch = [
+        cand(USE_FORGED, header=header),
+        cand("intros. destruct cheat2.", header=header),
+        cand("intros; lia.", header=header),
+    ]
+    with verifier(audit_batch=8, policy=BasicPolicy()) as v:
+        verdicts = v.verify_all(batch)
+    assert [x.status for x in verdicts] == [Status.REJECTED, Status.REJECTED, Status.PROVED]
+    assert any(a.endswith(".cheat2") for a in verdicts[1].axioms)
+
+
+def test_where_coq_and_the_splitter_end_sentences_differently_the_check_fails() -> None:
+    # A notation token ending in `.` swallows the sentence end the splitter sees.
+    notation = "Notation \"x '+++.' y\" := (x + y) (at level 50).\n"
+    proof = "intros. assert (H : 1 +++. 1 = 2) by reflexivity. lia."
+    file = f"{notation}{COMM}\nProof. {proof} Qed."
+    with verifier(policy=BasicPolicy()) as v:
+        odd, honest = v.verify_all([cand(file, whole_file=True), cand("intros; lia.")])
+    assert odd.status is Status.FAILED
+    assert odd.detail.startswith("sentences.disagree")
+    assert honest.status is Status.PROVED
+
+
+def test_an_answer_above_the_output_cap_fails_the_candidate_and_the_next_one_passes() -> None:
+    flood = 'intros. do 400 idtac "' + "x" * 50_000 + '". lia.'
+    limits = SandboxConfig(memory_mb=3072, nproc=1, output_mb=4)
+    with verifier(policy=BasicPolicy(), sandbox=limits) as v:
+        blown, fine = v.verify_all([cand(flood), cand("intros; lia.")])
+    assert blown.status is Status.FAILED
+    assert blown.reason == "resource.output"
+    assert fine.status is Status.PROVED

@@ -6,6 +6,7 @@ Each case runs real coqtop and parses what it printed, so a change in Coq's outp
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -16,10 +17,21 @@ pytestmark = pytest.mark.coq
 
 
 def coqtop(script: str) -> str:
+    """Its output as a session reads it: prompts (on stderr) and answers in one stream."""
     done = subprocess.run(
-        ["coqtop", "-emacs", "-q"], input=script, capture_output=True, text=True, timeout=120
+        ["coqtop", "-emacs", "-q"],
+        input=script,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
     )
-    return done.stdout + done.stderr
+    return done.stdout
+
+
+def last_answer(script: str) -> str:
+    """The answer to the script's last sentence, alone, as the session reads it."""
+    return proto.answers(coqtop(script))[-1]
 
 
 def test_prompts_carry_the_state_and_the_open_proofs() -> None:
@@ -47,17 +59,17 @@ def test_a_warning_is_a_warning_without_its_tags() -> None:
 
 
 def test_a_closed_theorem_has_no_assumptions() -> None:
-    out = coqtop("Theorem t : True. Proof. exact I. Qed.\nPrint Assumptions t.\n")
-    assert proto.assumptions(out) == []
+    answer = last_answer("Theorem t : True. Proof. exact I. Qed.\nPrint Assumptions t.\n")
+    assert proto.assumptions(answer) == []
 
 
 def test_axioms_and_unsafe_fixpoints_are_all_reported() -> None:
-    out = coqtop(
+    answer = last_answer(
         "Axiom ax : False.\n"
         "Unset Guard Checking.\nFixpoint f (n : nat) : False := f n.\nSet Guard Checking.\n"
         "Definition both : False * False := (ax, f 0).\nPrint Assumptions both.\n"
     )
-    found = proto.assumptions(out)
+    found = proto.assumptions(answer)
     assert "ax" in found
     assert any(a.startswith("unsafe:f ") and "guarded" in a for a in found)
 
@@ -70,3 +82,56 @@ def test_locate_gives_the_full_path_even_for_a_short_name() -> None:
     out = coqtop("Require Import Classical.\nLocate Term classic.\n")
     (answer,) = [a for a in proto.answers(out) if "Constant" in a]
     assert proto.located_constant(answer) == "Coq.Logic.Classical_Prop.classic"
+
+
+FORGED = (
+    "Axiom cheat : forall Closed under the global context : Prop,"
+    " Closed -> under -> the -> global -> context -> False.\n"
+)
+
+
+def test_an_axiom_whose_binders_spell_the_closed_phrase_is_still_listed() -> None:
+    answer = last_answer(FORGED + "Definition t := cheat.\nPrint Assumptions t.\n")
+    assert proto.assumptions(answer) == ["cheat"]
+
+
+def test_every_entry_of_a_long_list_is_read_whatever_its_layout() -> None:
+    arrows = " -> ".join(["nat"] * 40)
+    answer = last_answer(
+        FORGED + "Axiom Axioms : " + arrows + " -> False.\nAxiom c : False.\n"
+        "Section S. Variable v : nat. Definition all := (cheat, Axioms, c, v).\n"
+        "Print Assumptions all.\n"
+    )
+    assert sorted(proto.assumptions(answer)) == ["Axioms", "c", "cheat", "v"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Axioms:\ncheat : False\nClosed under the global context\n",
+        "Closed under the global context\nAxioms:\n",
+        "Some text\nClosed under the global context\n",
+        "Axioms:\nnot one name : False\n",
+    ],
+)
+def test_the_closed_phrase_counts_only_as_the_whole_answer(answer: str) -> None:
+    assert proto.assumptions(answer) != []
+
+
+def _parse_seconds(text: str) -> float:
+    started = time.perf_counter()
+    proto.messages(text, text)
+    proto.assumptions(text)
+    proto.prompts(text)
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("tag", ["<infomsg>", "<prompt>", "<prompt>a < 1 |"])
+def test_output_full_of_unclosed_tags_parses_in_linear_time(tag: str) -> None:
+    # 180 KB of opened tags, as `fail "<infomsg><infomsg>..."` makes coqtop echo: the budget is
+    # a multiple of parsing the same amount of plain text, not a wall-clock figure.
+    size = 180_000
+    flood = "Error: " + tag * (size // len(tag)) + "\n<prompt>Coq < 2 || 0 < </prompt>"
+    plain = "Error: " + "x" * size + "\n<prompt>Coq < 2 || 0 < </prompt>"
+    baseline = min(_parse_seconds(plain) for _ in range(3))
+    assert _parse_seconds(flood) < 50 * baseline + 0.05

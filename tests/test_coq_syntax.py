@@ -105,3 +105,73 @@ def test_coqtop_runs_as_many_sentences_as_we_split(case: tuple[str, list[str]]) 
     # each sentence coqtop ran in the proof moved its state on by one
     states = [int(n) for n in re.findall(r"<prompt>Unnamed_thm < (\d+) ", output)]
     assert max(states) - min(states) == len(expected) + 1  # the sentences, and `exact I.`
+
+
+SELECTORS = ["1:{", "2 : {", "[G]:{", "all:{", "1,2:{", "1-2:{", "!:{", "1:(* c *){"]
+BULLETS = ["-", "+", "*", "--", "++", "**", "{", "}"]
+COMMANDS = [
+    "all: idtac.",
+    "2: idtac...",
+    "Check Nat.add.",
+    "Check (fun x : nat => x) 0.",
+    'Notation "[[ x ; .. ; y ]]" := (cons x .. (cons y nil) ..). Check [[1 ; 2]].',
+    "idtac...",
+]
+
+
+@st.composite
+def any_sentence(draw: st.DrawFn) -> str:
+    """One sentence of any kind Coq parses in a proof: it may fail when run, never when read."""
+    return draw(
+        st.one_of(
+            sentence(),
+            sentence().map(lambda s: s[:-1] + "..."),
+            st.sampled_from(SELECTORS + BULLETS + COMMANDS),
+        )
+    )
+
+
+@st.composite
+def grammar_script(draw: st.DrawFn) -> str:
+    parts = []
+    for s in draw(st.lists(any_sentence(), min_size=1, max_size=10)):
+        parts.append(draw(st.one_of(blank, comment.map(lambda c: c + " "))))
+        parts.append(s + draw(blank))
+    return "".join(parts)
+
+
+def coqtop_prompts(source: str) -> int:
+    """How many sentences coqtop read: it prints one prompt before each, and one at the end."""
+    done = subprocess.run(
+        ["coqtop", "-emacs", "-q"],
+        input=source,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
+    assert "Syntax error" not in done.stdout, done.stdout
+    return len(re.findall(r"<prompt>", done.stdout)) - 1
+
+
+@pytest.mark.coq
+@settings(max_examples=40, deadline=None)
+@given(grammar_script())
+def test_coq_reads_as_many_sentences_as_we_split_over_the_whole_grammar(text: str) -> None:
+    source = f"Goal True /\\ True.\n{text}\nidtac.\n"  # a bullet must be followed by something
+    assert coqtop_prompts(source) == len(sentences(source))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("idtac... Axiom cheat : False.", ["idtac...", "Axiom cheat : False."]),
+        ("1:{ idtac. } [G]:{ all:{", ["1:{", "idtac.", "}", "[G]:{", "all:{"]),
+        ("2 :(* c *){ x.", ["2 : {", "x."]),
+        ("1:" + " " * 200 + "{ Axiom a : False.", ["1:" + " " * 200 + "{", "Axiom a : False."]),
+        ("x .. y. z...", ["x .. y.", "z..."]),
+        ('idtac "1:{". exact {| a := 1 |}.', ['idtac "1:{".', "exact {| a := 1 |}."]),
+    ],
+)
+def test_ellipsis_and_selector_braces_end_sentences(text: str, expected: list[str]) -> None:
+    assert [s.text for s in sentences(text)] == expected

@@ -43,12 +43,13 @@ from leanfilter.backends.base import (
 from leanfilter.backends.coq_replay import CoqReplayer, ReplaySettings
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
-from leanfilter.sandbox import JailedProcess, SandboxConfig
+from leanfilter.sandbox import JailedProcess, ProverOutputTooLarge, SandboxConfig
 
 INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq >= 8.16 with opam)"
 _THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _OOM = "Out of memory"
 _FATAL_OOM = "Fatal error: out of memory"
+SENTENCES_DISAGREE = "sentences.disagree"  # the splitter and Coq ended sentences differently
 
 
 class CoqSettings(BaseModel):
@@ -63,7 +64,7 @@ class CoqSettings(BaseModel):
         ]
     )
     sandbox: SandboxConfig = Field(  # coqtop needs no process of its own: it may start none
-        default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=1)
+        default_factory=lambda: SandboxConfig(memory_mb=3072, nproc=1, output_mb=16)
     )
     timeout: float = Field(default=60.0, description="seconds per proof")
     start_timeout: float = Field(default=120.0, description="seconds to start and load the header")
@@ -294,7 +295,7 @@ class CoqSession:
         """The raw result, or None when the candidate was accepted and awaits the batch audit."""
         started = time.monotonic()
         try:
-            sentences(request.body)
+            expected = len(sentences(request.body))
         except CoqLexError as e:
             return RawResult(messages=[Message(severity=Severity.ERROR, text=f"lexer: {e}")])
         nonce = secrets.token_hex(6)
@@ -309,6 +310,10 @@ class CoqSession:
         body = one_line(request.body)
         try:
             answer = self._roundtrip(body, deadline)
+        except ProverOutputTooLarge as e:  # the candidate's answer, not the engine's fault
+            self._restart()
+            flood = Message(severity=Severity.ERROR, text=f"the prover's {e}")
+            return self._finish(RawResult(messages=[flood], exhausted="output"), started)
         except ProverCrashed as e:  # OCaml's "Fatal error: out of memory" ends the process
             if _FATAL_OOM not in str(e):
                 raise
@@ -317,6 +322,14 @@ class CoqSession:
             return self._finish(RawResult(messages=[died], exhausted="memory"), started)
         messages = proto.messages(answer, request.body)
         result = RawResult(messages=messages, time_s=0.0, peak_rss_mb=self._proc.peak_rss_mb())
+        ran = len(proto.prompts(answer))
+        if ran != expected:  # what the text rules saw is not what ran: nothing about it holds
+            self._restart()
+            disagree = Message(
+                severity=Severity.ERROR,
+                text=f"{SENTENCES_DISAGREE}: Coq ran {ran} sentences where the text has {expected}",
+            )
+            return self._finish(result.model_copy(update={"messages": [disagree]}), started)
         if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
             self._restart()
             return self._finish(result.model_copy(update={"exhausted": "memory"}), started)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from leanfilter.backends.base import first_error
 from leanfilter.records import Message, Position, Severity
 
-_PROMPT = re.compile(r"<prompt>(\S+) < (\d+) \|([^|]*)\| \d+ < </prompt>")
+# No part can run past a `<`, so text full of opened prompts is scanned in linear time.
+_PROMPT = re.compile(r"<prompt>([^\s<]+) < (\d+) \|([^|<]*)\| \d+ < </prompt>")
 _LOCATION = re.compile(r"Toplevel input, characters (\d+)-(\d+):")
-_INFOMSG = re.compile(r"<infomsg>(.*?)</infomsg>", re.S)
+_OPEN, _CLOSE = "<infomsg>", "</infomsg>"
 _WARNING_TAGS = re.compile(r"</?warning>")
 _NOISE = ("Loading ML file", "Fetching opaque proofs", "Skipping rcfile", "Welcome to Coq")
 _UNSAFE = re.compile(r"^(\S+) (is assumed to be \w+|relies on .*)\.?$")
@@ -54,11 +55,12 @@ def messages(text: str, body: str | None = None) -> list[Message]:
 
 def _answer_messages(seg: str, body: str | None) -> list[Message]:
     out: list[Message] = []
-    for info in _INFOMSG.findall(seg):
+    infos, plain = split_infomsgs(seg)
+    for info in infos:
         info = info.strip()
         if info and not info.startswith(_NOISE):
             out.append(Message(severity=Severity.INFO, text=info))
-    plain = _WARNING_TAGS.sub("", _INFOMSG.sub("", seg))
+    plain = _WARNING_TAGS.sub("", plain)
     for severity, word in ((Severity.ERROR, "Error:"), (Severity.WARNING, "Warning:")):
         idx = plain.find(word)
         if idx < 0:
@@ -70,6 +72,23 @@ def _answer_messages(seg: str, body: str | None) -> list[Message]:
             pos, end = (_position(body, int(loc.group(k))) for k in (1, 2))
         out.append(Message(severity=severity, text=msg, pos=pos, end_pos=end))
     return out
+
+
+def split_infomsgs(seg: str) -> tuple[list[str], str]:
+    """The `<infomsg>` bodies, and the text around them; in one pass, so that output full of
+    unclosed tags (a candidate can print any) costs time linear in its length."""
+    infos: list[str] = []
+    plain: list[str] = []
+    i = 0
+    while (start := seg.find(_OPEN, i)) >= 0:
+        close = seg.find(_CLOSE, start)
+        if close < 0:
+            break
+        plain.append(seg[i:start])
+        infos.append(seg[start + len(_OPEN) : close])
+        i = close + len(_CLOSE)
+    plain.append(seg[i:])
+    return infos, "".join(plain)
 
 
 def _position(body: str, byte_offset: int) -> Position:
@@ -87,33 +106,60 @@ def error_in(text: str) -> str | None:
     return first_error(messages(text))
 
 
-def assumptions(text: str) -> list[str] | None:
-    """Axiom names from `Print Assumptions`; [] when closed; None when the output is neither.
+CLOSED = "Closed under the global context"
+_SECTIONS = ("Section Variables:", "Axioms:")
+_ENTRY = re.compile(r"(\S+)(?: : .*)?")
 
+
+def assumptions(text: str) -> list[str] | None:
+    """Assumption names from one `Print Assumptions` answer, read by its grammar; [] when closed;
+    None when the answer is anything else.
+
+    The answer is either exactly the closed phrase, or sections (`Axioms:`, `Section Variables:`)
+    of entries. An entry starts at column 0 with its name; Coq indents the rest of a long type, or
+    starts it with `:`. Binder names inside a type are the candidate's choice, so nothing inside
+    an entry is ever read as a verdict: a forged line can only add entries, never remove one.
     Unsafe flags (unguarded fixpoints, non-positive types, type-in-type) come back as
     `unsafe:<constant> <what>` so no allow-list can accept them by accident.
     """
-    plain = _INFOMSG.sub("", text)
-    if "Closed under the global context" in plain:
+    replies = answers(text)
+    if len(replies) != 1:
+        return None
+    reply = _after_leading_infomsgs(replies[0]).strip("\n")
+    if reply == CLOSED:
         return []
-    head = re.search(r"^Axioms:\s*$", plain, re.M)
-    if not head:
+    lines = reply.split("\n")
+    if not lines or lines[0] not in _SECTIONS:
         return None
     names: list[str] = []
-    for line in plain[head.end() :].splitlines():
-        if not line.strip() or line[0].isspace():
+    for line in lines[1:]:
+        if line in _SECTIONS or not line or line[0].isspace() or line.startswith(":"):
             continue
-        if line.startswith("<prompt>"):
-            break
-        unsafe = _UNSAFE.match(line.strip())
+        unsafe = _UNSAFE.fullmatch(line)
+        entry = _ENTRY.fullmatch(line)
         if unsafe:
             names.append(f"unsafe:{unsafe.group(1)} {unsafe.group(2)}")
+        elif entry:
+            names.append(entry.group(1))
         else:
-            names.append(line.split(" : ")[0].strip())
+            return None
     return names
+
+
+def _after_leading_infomsgs(answer: str) -> str:
+    """The answer without the messages Coq prints before it (loading opaque proofs); only those
+    before the first line of the answer proper, which the candidate's text cannot reach."""
+    i, n = 0, len(answer)
+    while True:
+        while i < n and answer[i] in " \n":
+            i += 1
+        close = answer.find(_CLOSE, i) if answer.startswith(_OPEN, i) else -1
+        if close < 0:
+            return answer[i:]
+        i = close + len(_CLOSE)
 
 
 def located_constant(answer: str) -> str | None:
     """The full path in a `Locate Term` answer: its first line names what the name resolves to."""
-    m = re.search(r"^Constant (\S+)", _INFOMSG.sub("", answer), re.M)
+    m = re.search(r"^Constant (\S+)", split_infomsgs(answer)[1], re.M)
     return m.group(1) if m else None

@@ -1,16 +1,22 @@
 """Just enough of Coq's lexer to split a script into sentences safely.
 
 Comments nest, strings may sit inside comments (and a `*)` inside such a string does not close the
-comment), `""` escapes a quote, and a sentence ends at a `.` followed by whitespace or the end of
-the text. Bullets (`-`, `+`, `*`, repeated) and braces are sentences of their own.
+comment), `""` escapes a quote, and a sentence ends at a `.` or a `...` followed by whitespace or
+the end of the text. Bullets (`-`, `+`, `*`, repeated), braces, and a goal selector with its brace
+(`1:{`, `[G]:{`, `all:{`) are sentences of their own. Where this differs from Coq anyway, the
+session sees it: Coq's own count of the sentences it ran is compared with this one.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _BULLET_CHARS = "-+*"
 BLANKS = " \t\n\r"  # Coq's blanks; a no-break space or a form feed is not one
+_RANGE = r"\d+(?:\s*-\s*\d+)?"
+_SELECTOR_BRACE = re.compile(rf"(?:all|!|\[\s*[\w']+\s*\]|{_RANGE}(?:\s*,\s*{_RANGE})*)\s*:\s*\{{")
+_SELECTOR_CHARS = frozenset("0123456789,-[]!:'_" + BLANKS)  # and letters: `all`, goal names
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,14 @@ def sentences(text: str) -> list[Sentence]:
     result: list[Sentence] = []
     i, n, start = 0, len(text), None
     parts: list[str] = []
+    selector = True  # the sentence so far may still be a goal selector before its brace
 
     def close(end: int) -> None:
-        nonlocal start, parts
+        nonlocal start, parts, selector
         body = "".join(parts).strip()
         if body and start is not None:
             result.append(Sentence(body, start, end))
-        start, parts = None, []
+        start, parts, selector = None, [], True
 
     while i < n:
         c = text[i]
@@ -110,12 +117,26 @@ def sentences(text: str) -> list[Sentence]:
         if c == '"':
             j = skip_string(text, i + 1)
             parts.append(text[i:j])
-            i = j
+            i, selector = j, False
             continue
         parts.append(c)
         i += 1
-        if c == "." and (i == n or text[i] in BLANKS) and not text.startswith("..", i - 2):
+        if c == "{" and selector and _SELECTOR_BRACE.fullmatch("".join(parts).strip()):
+            close(i)
+            continue
+        selector = selector and (c in _SELECTOR_CHARS or c.isalpha())
+        if _ends_sentence(text, i):
             close(i)
     if start is not None and "".join(parts).strip():
         raise CoqLexError("the text ends inside a sentence (a missing final '.')")
     return result
+
+
+def _ends_sentence(text: str, i: int) -> bool:
+    """A `.` at `text[i - 1]` before a blank or the end ends a sentence, unless it closes `..`."""
+    if text[i - 1] != "." or (i < len(text) and text[i] not in BLANKS):
+        return False
+    dots = 1
+    while dots < i and text[i - 1 - dots] == ".":
+        dots += 1
+    return dots != 2
