@@ -1,0 +1,95 @@
+"""The repository stands alone: a fresh clone needs nothing outside it, and no test hides a gap.
+
+A test skipped for missing data would let a clone "pass" with its evidence unexamined, so skips
+may only speak of the machine (an absent prover, a kernel without namespaces), never of files.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+OUTSIDE = re.compile(r"\.\./shared|/work/|\bDESIGN\.md\b")
+"""A sibling `shared` folder, this machine's work tree, notes that are not in the repository."""
+DATA_WORDS = re.compile(r"not found|transcript|dataset|data\b|shared", re.IGNORECASE)
+FILE_TESTS = (".exists(", ".is_dir(", ".is_file(")
+
+
+def tracked_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True, text=True
+    ).stdout
+    return [REPO / name for name in listed.split("\0") if name]
+
+
+def tracked_texts() -> list[tuple[Path, str]]:
+    texts = []
+    for path in tracked_files():
+        try:
+            texts.append((path, path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue
+    return texts
+
+
+def test_nothing_tracked_points_outside_the_repository() -> None:
+    found = [
+        f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
+        for path, text in tracked_texts()
+        if path != Path(__file__).resolve()
+        for m in OUTSIDE.finditer(text)
+    ]
+    assert not found, "tracked files point outside the repository:\n" + "\n".join(found)
+
+
+def skip_sites(tree: ast.AST, source: str) -> list[tuple[int, str]]:
+    """Each skip of a test, with the text that decides it: the call and any `if` around it."""
+    sites = []
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = ast.unparse(node.func)
+        if not name.endswith(("skip", "skipif", "importorskip")):
+            continue
+        text = ast.get_source_segment(source, node) or ""
+        parent = parents.get(node)
+        while parent is not None and not isinstance(parent, ast.If | ast.FunctionDef):
+            parent = parents.get(parent)
+        if isinstance(parent, ast.If):
+            text = ast.unparse(parent.test) + " " + text
+        sites.append((node.lineno, text))
+    return sites
+
+
+def test_skip_sites_are_found_with_their_conditions() -> None:
+    source = (
+        "import pytest\n"
+        "@pytest.mark.skipif(not DATA.is_dir(), reason='data not found')\n"
+        "def test_a():\n"
+        "    if not Path('x').exists():\n"
+        "        pytest.skip('no x')\n"
+    )
+    texts = [text for _, text in skip_sites(ast.parse(source), source)]
+    assert len(texts) == 2
+    assert all(any(test in text for test in FILE_TESTS) for text in texts)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "tests").rglob("*.py")), ids=lambda p: str(p.relative_to(REPO))
+)
+def test_no_test_is_skipped_for_missing_data(path: Path) -> None:
+    if path == Path(__file__).resolve():
+        return
+    source = path.read_text(encoding="utf-8")
+    bad = [
+        f"{path.relative_to(REPO)}:{line}: {text}"
+        for line, text in skip_sites(ast.parse(source), source)
+        if DATA_WORDS.search(text) or any(test in text for test in FILE_TESTS)
+    ]
+    assert not bad, "skips for missing data (ship the data in data/ instead):\n" + "\n".join(bad)
