@@ -93,3 +93,50 @@ def test_no_test_is_skipped_for_missing_data(path: Path) -> None:
         if DATA_WORDS.search(text) or any(test in text for test in FILE_TESTS)
     ]
     assert not bad, "skips for missing data (ship the data in data/ instead):\n" + "\n".join(bad)
+
+
+def readme_table(first_column: str) -> list[list[str]]:
+    """The rows of the README table whose header starts with `first_column`."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_column} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def emitted_reasons() -> dict[str, set[str]]:
+    """Reason codes the code writes next to a status, read off its source."""
+    pattern = re.compile(r'Status\.([A-Z]+),\s*(?:reason=)?f?"([a-z_]+\.[a-z_{}.]+)"')
+    found: dict[str, set[str]] = {}
+    for path in (REPO / "leanfilter").rglob("*.py"):
+        for status, reason in pattern.findall(path.read_text(encoding="utf-8")):
+            found.setdefault(reason, set()).add(status.lower())
+    return found
+
+
+def test_every_reason_goes_with_one_status_and_is_in_the_readme() -> None:
+    emitted = emitted_reasons()
+    assert "policy.sorry" in emitted and "prover.timeout" in emitted  # the pattern reads the code
+    assert {r: s for r, s in emitted.items() if len(s) > 1} == {}
+    documented = {
+        code.strip("`"): status
+        for reasons, status, _ in readme_table("reason")
+        for code in reasons.split(", ")
+    }
+    for reason, (status,) in emitted.items():
+        key = re.sub(r"\{.*\}", "memory", reason)  # resource.{raw.exhausted}
+        key = re.sub(r"^policy\..*", "policy.RULE", key)  # one per rule of the policy
+        assert documented.get(key) == status, f"{reason} ({status}) is not in the README's table"
+
+
+def test_the_readme_defines_every_status_and_exit_code() -> None:
+    from leanfilter.cli.verify import EXIT_PROVER_MISSING
+    from leanfilter.records import Status
+
+    statuses = {row[0].strip("`") for row in readme_table("status")}
+    assert statuses == {status.value for status in Status}
+    codes = {int(row[0]) for row in readme_table("exit code")}
+    assert codes == {0, 1, 2, EXIT_PROVER_MISSING, 130}
