@@ -140,3 +140,25 @@ def test_the_readme_defines_every_status_and_exit_code() -> None:
     assert statuses == {status.value for status in Status}
     codes = {int(row[0]) for row in readme_table("exit code")}
     assert codes == {0, 1, 2, EXIT_PROVER_MISSING, 130}
+
+
+DOCUMENTS = ["README.md", "data/README.md", "benchmarks/RESULTS.md", "docs"]
+REPO_PATH = re.compile(
+    r"`((?:docs|data|tests|benchmarks|examples|leanfilter|lean_project)/[\w./-]*)`"
+)
+
+
+def test_every_repository_path_the_documents_name_exists() -> None:
+    documents = [
+        path
+        for name in DOCUMENTS
+        for path in ((REPO / name).rglob("*.md") if (REPO / name).is_dir() else [REPO / name])
+    ]
+    named = {
+        (document.relative_to(REPO), found)
+        for document in documents
+        for found in REPO_PATH.findall(document.read_text(encoding="utf-8"))
+    }
+    assert (Path("README.md"), "docs/design.md") in named
+    missing = sorted(f"{doc}: {path}" for doc, path in named if not (REPO / path).exists())
+    assert not missing, "documents name paths that do not exist:\n" + "\n".join(missing)
