@@ -162,3 +162,12 @@ def test_every_repository_path_the_documents_name_exists() -> None:
     assert (Path("README.md"), "docs/design.md") in named
     missing = sorted(f"{doc}: {path}" for doc, path in named if not (REPO / path).exists())
     assert not missing, "documents name paths that do not exist:\n" + "\n".join(missing)
+
+
+def test_the_results_say_how_many_candidates_the_examples_ship() -> None:
+    examples = REPO / "examples" / "minif2f_rocq" / "candidates.jsonl"
+    shipped = sum(1 for line in examples.read_text(encoding="utf-8").splitlines() if line.strip())
+    results = (REPO / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    assert f"`examples/minif2f_rocq` ships {shipped} Coq candidates" in results
+    counts = {int(n) for n in re.findall(r"(\d+) shipped miniF2F-rocq candidates", results)}
+    assert counts <= {shipped}
