@@ -20,7 +20,7 @@ from leanfilter.backends.lean_common import LeanSettings
 from leanfilter.cli import main
 from leanfilter.db import ProofDB, ProofDBError
 from leanfilter.engine import Verifier, VerifierConfig, done, in_order
-from leanfilter.inputs import InputError, load_problems, read_candidates
+from leanfilter.inputs import UNTRUSTED, InputError, load_problems, read_candidates
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Status, Verdict
@@ -219,10 +219,11 @@ def _verdicts(
 
 
 def _input_error(error: InputError) -> Verdict:
+    refused = error.reason == UNTRUSTED  # an attempt to replace trusted text, not a typo
     return Verdict(
         name=error.name or "",
-        status=Status.ERROR,
-        reason="input.invalid",
+        status=Status.REJECTED if refused else Status.ERROR,
+        reason=error.reason,
         detail=f"line {error.line}: {error.message}",
     )
 
