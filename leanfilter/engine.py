@@ -218,7 +218,7 @@ class Verifier:
         except ProverCrashed as e:
             return self._verdict(candidate, Status.ERROR, "prover.crashed", str(e), **base)
         except ProverError as e:
-            return self._verdict(candidate, Status.ERROR, "prover.error", str(e), **base)
+            return self._verdict(candidate, Status.ERROR, "engine.error", str(e), **base)
         decision = self.policy.judge(candidate, raw)
         return self._decided(
             candidate,

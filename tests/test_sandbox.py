@@ -11,11 +11,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from doubles.readable import jail_readable
 
 from leanfilter.backends.base import ProverCrashed, ProverTimeout
 from leanfilter.sandbox import JailedProcess, SandboxConfig, isolation_report
 
-HOSTILE = Path(__file__).parent / "doubles" / "hostile_prover.py"
+HOSTILE = jail_readable(Path(__file__).parent / "doubles" / "hostile_prover.py")
 # The jail drops to an unprivileged uid that cannot read a Python installed under /root.
 PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 ISOLATED = isolation_report()
