@@ -1,17 +1,29 @@
-"""`leanfilter` command line: a thin skin over the library; every command is a short function."""
+"""`leanfilter` command line: a thin skin over the library; every command is a short function.
+
+Each command's module is imported only when that command runs (or help lists them all): a
+`verify` does not pay for the plotting that `stats` needs, nor fail where it cannot load.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
+_MODULES = {"db": "db", "setup": "setup", "stats": "stats", "verify": "verify"}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _MODULES and cmd_name not in self.commands:
+            importlib.import_module(f"leanfilter.cli.{_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="leanfilter")
 def main() -> None:
     """Verify machine-generated proofs (Lean 4, Coq) at scale, and measure the verified target."""
-
-
-from leanfilter.cli import db as _db  # noqa: E402,F401
-from leanfilter.cli import setup as _setup  # noqa: E402,F401
-from leanfilter.cli import stats as _stats  # noqa: E402,F401
-from leanfilter.cli import verify as _verify  # noqa: E402,F401
