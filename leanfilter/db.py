@@ -202,7 +202,7 @@ class ProofDB:
         before anything is written, not found by a write that spreads it."""
         rows = self._db.conn.execute("PRAGMA quick_check").fetchall()
         if [tuple(r) for r in rows] != [("ok",)]:
-            problem = rows[0][0] if rows else "no answer"
+            problem = " ".join(str(rows[0][0]).split()) if rows else "no answer"  # one line
             raise DamagedProofDB(f"{self.path}: damaged SQLite database ({problem}); left as it is")
 
     def _enable_wal(self) -> None:
