@@ -352,7 +352,7 @@ def in_order(
 ) -> Iterator[Verdict]:
     """Results in the order the futures come, each as soon as it and all before it are done;
     the source is read ahead by at most `window` futures. Once `failed` is done, its error is
-    raised at once, whatever is still pending."""
+    raised instead of waiting for the next future that is not done."""
     pending: deque[Future[Verdict]] = deque()
     for future in futures:
         pending.append(future)
@@ -363,9 +363,10 @@ def in_order(
 
 
 def _next(pending: deque[Future[Verdict]], failed: Future[None] | None) -> Verdict:
-    if failed is not None:
+    """The next verdict once it is done; the failure instead, if that comes first."""
+    if failed is not None and not pending[0].done():
         wait([pending[0], failed], return_when=FIRST_COMPLETED)
-        if failed.done():
+        if not pending[0].done():
             failed.result()
     return pending.popleft().result()
 
