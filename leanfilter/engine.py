@@ -9,6 +9,7 @@ candidates in flight share one check. Verdicts come back in input order.
 Every future the engine hands out is settled, whatever raises on the way (`settle`): a
 recorder or cache that fails (a full disk, a damaged database) fails that candidate's future,
 and the first such failure (`Verifier.failure`) ends the run rather than leaving it waiting.
+A prover the environment will not let start (`ProverCannotStart`) is such a failure too.
 A cancelled run answers what it never checked with `RunCancelled`, which is no verdict and is
 never recorded.
 """
@@ -43,6 +44,7 @@ from leanfilter.policy import Decision, Policy, default_policy
 from leanfilter.pool import SLOTS_PER_ENGINE, PoolConfig, ProverPool, engine_slot
 from leanfilter.records import BackendName, Candidate, Status, Verdict
 from leanfilter.replays import ReplayJob, ReplayStage
+from leanfilter.sandbox import ProverCannotStart
 
 
 class RunCancelled(Exception):
@@ -253,6 +255,8 @@ class Verifier:
     def _judge(self, candidate: Candidate, checked: Future[RawResult], base: dict) -> Verdict:
         try:
             raw = checked.result()
+        except ProverCannotStart:
+            raise  # the environment's fault, no verdict: it ends the run
         except ProverError as e:
             if self._cancelled:  # killed or dropped by the cancel: never checked
                 raise RunCancelled(str(e)) from e

@@ -23,8 +23,9 @@ from leanfilter.inputs import InputError, load_problems, read_candidates
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Status, Verdict
+from leanfilter.sandbox import ProverCannotStart
 
-EXIT_PROVER_MISSING = 3
+EXIT_PROVER_MISSING = 3  # a prover is missing, or cannot start here
 STDIN = "-"
 
 
@@ -171,6 +172,9 @@ def verify(
         sys.exit(130)
     except (OutputError, ProofDBError) as e:
         raise click.ClickException(f"{e}; the run stopped, every line written is whole") from e
+    except ProverCannotStart as e:  # its message names the jail and the limit in the way
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_PROVER_MISSING)
     finally:
         bar.close()
         if db is not None:
