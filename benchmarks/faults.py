@@ -41,11 +41,11 @@ LIMIT_S = 180
 def candidates(path: Path, count: int, slow_from: int | None = None) -> Path:
     lines = []
     for i in range(count):
-        proof = (
-            "do 1000000000 idtac." if slow_from is not None and i >= slow_from else "intros; lia."
-        )
-        lines.append(json.dumps({"name": f"t{i}", "header": HEADER, "proof": proof,
-                                 "formal_statement": f"Theorem t{i} : forall n : nat, n + {i} = {i} + n."}))  # fmt: skip
+        slow = slow_from is not None and i >= slow_from
+        statement = f"Theorem t{i} : forall n : nat, n + {i} = {i} + n."
+        proof = "do 1000000000 idtac." if slow else "intros; lia."
+        record = {"name": f"t{i}", "header": HEADER, "formal_statement": statement, "proof": proof}
+        lines.append(json.dumps(record))
     path.write_text("".join(x + "\n" for x in lines))
     return path
 
@@ -53,7 +53,8 @@ def candidates(path: Path, count: int, slow_from: int | None = None) -> Path:
 @contextlib.contextmanager
 def tmpfs(path: Path, size_kib: int, options: str = "") -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k{options}", "tmpfs", str(path)], check=True)  # fmt: skip
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k{options}", "tmpfs", str(path)]
+    subprocess.run(mount, check=True)
     try:
         yield path
     finally:
@@ -95,8 +96,10 @@ def sound(db: Path) -> bool:
 def run(argv: list[str], during: Callable[[subprocess.Popen], None] | None = None,
         prefix: list[str] | None = None) -> tuple[int | None, str, float]:  # fmt: skip
     started = time.monotonic()
-    process = subprocess.Popen([*(prefix or []), *VERIFY, *argv], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    argv = [*(prefix or []), *VERIFY, *argv]
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         if during:
             during(process)
@@ -173,8 +176,14 @@ def damaged_middle(work: Path, n: int, junk: bytes) -> tuple[str, str]:
     db = work / "p.db"
     with ProofDB(db) as proofs:
         for i in range(400):
-            c = Candidate(name=f"t{i}", backend=BackendName.COQ, header=HEADER,
-                          statement=f"Theorem t{i} : True.", proof=f"exact I. (* {i} *)")  # fmt: skip
+            statement, proof = f"Theorem t{i} : True.", f"exact I. (* {i} *)"
+            c = Candidate(
+                name=f"t{i}",
+                backend=BackendName.COQ,
+                header=HEADER,
+                statement=statement,
+                proof=proof,
+            )
             proofs.record(c, Verdict(name=c.name, status=Status.PROVED, detail="x" * 300), "r")
     data = bytearray(db.read_bytes())
     middle = len(data) // 2 // 4096 * 4096
@@ -210,12 +219,15 @@ def ctrl_c(work: Path, n: int) -> tuple[str, str]:
         time.sleep(2)
         process.send_signal(signal.SIGINT)
 
-    code, err, s = run([str(source), "--db", str(db), "-o", str(out)], interrupt)
+    argv = [str(source), "--db", str(db), "-o", str(out), "--timeout", "10"]
+    code, _, s = run(argv, interrupt)
     conn = sqlite3.connect(db)
-    statuses = {r[0] for r in conn.execute("SELECT status FROM verdicts WHERE run_id != ''")}
+    rows = [r[0] for r in conn.execute("SELECT status FROM verdicts WHERE run_id != ''")]
     outcome = conn.execute("SELECT outcome FROM runs").fetchall()
-    ok = code == 130 and statuses == {"proved"} and outcome == [("interrupted",)] and whole(out)
-    return held(ok), f"exit {code}, verdicts recorded {statuses}, run {outcome[0][0]}"
+    answers = set(rows) <= {"proved", "failed", "timeout"}  # no `error` for lines never checked
+    ok = code == 130 and answers and outcome == [("interrupted",)] and whole(out)
+    counts = {status: rows.count(status) for status in sorted(set(rows))}
+    return held(ok), f"exit {code} after {s:.1f} s, recorded {counts} of {n}, run {outcome[0][0]}"
 
 
 def bad_output_path(work: Path, n: int) -> tuple[str, str]:
@@ -236,7 +248,7 @@ def read_only_output(work: Path, n: int) -> tuple[str, str]:
 def empty_input(work: Path, n: int) -> tuple[str, str]:
     source, db = work / "in.jsonl", work / "p.db"
     source.write_text("")
-    code, err, s = run([str(source), "--db", str(db)])
+    code, err, _ = run([str(source), "--db", str(db)])
     ok = code == 1 and one_line(err, "no candidates") and not db.exists()
     return held(ok), f"exit {code}: {err.strip()[:60]}"
 
@@ -265,7 +277,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="leanfilter-faults-") as work:
             try:
                 result, detail = scenario(Path(work), args.candidates)
-            except Exception as e:  # noqa: BLE001 - a scenario that cannot even be judged
+            except Exception as e:  # a scenario that cannot even be judged
                 result, detail = "broken", f"{type(e).__name__}: {e}"
         print(f"| {name} | {result} | {detail} |", flush=True)
 
