@@ -10,7 +10,9 @@
 Prints proofs/s and the ratios, and checks that the three agree on which proofs are correct.
 The shipped candidates include a few long computations that cost every way the same seconds;
 a second round runs the three ways on the cheap proofs alone (under LIGHT_S seconds each for raw
-coqtop, measured in the first round), where what the driver costs shows.
+coqtop, measured in the first round), where what the driver costs shows. A third round is the
+flood an RL trainer sends: N one-tactic proofs of distinct statements under one header
+(`--short N`, 0 to skip), where the driver's own protocol is most of the time.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ REALS_AXIOMS = frozenset(
     {"sig_forall_dec", "sig_not_dec", "functional_extensionality_dep", "classic"}
 )
 LIGHT_S = 0.2
+SHORT_STATEMENT = "Theorem short_{c} : forall n m : nat, n + m + {c} = {c} + m + n."
 raw_seconds: dict[int, float] = {}  # candidate index -> raw coqtop's time for it
 
 
@@ -55,6 +58,22 @@ def load_candidates() -> list[Candidate]:
     problems = load_problems(EXAMPLES / "problems.jsonl")
     records = [json.loads(x) for x in (EXAMPLES / "candidates.jsonl").read_text().splitlines()]
     return [candidate_from_record(r, problems) for r in records if r["name"] not in SLOW]
+
+
+def short_candidates(count: int) -> list[Candidate]:
+    """Distinct one-tactic proofs under one header: each statement differs, so no cache hit."""
+    return [
+        candidate_from_record(
+            {
+                "name": f"short_{c}",
+                "header": "Require Import Arith Lia.",
+                "formal_statement": SHORT_STATEMENT.format(c=c),
+                "proof": "intros; lia.",
+            },
+            {},
+        )
+        for c in range(count)
+    ]
 
 
 def engine(candidates: list[Candidate], workers: int) -> list[bool]:
@@ -166,7 +185,13 @@ def compare(label: str, candidates: list[Candidate], workers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--short", type=int, default=600, help="one-tactic proofs (0: skip)")
+    parser.add_argument("--only-short", action="store_true", help="run the short round alone")
     args = parser.parse_args()
+    if args.short:
+        compare(f"{args.short} one-tactic proofs, one header", short_candidates(args.short), 1)
+    if args.only_short:
+        return
     candidates = load_candidates()
     compare("all shipped candidates", candidates, args.workers)
     light = [c for i, c in enumerate(candidates) if raw_seconds[i] < LIGHT_S]

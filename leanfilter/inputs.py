@@ -7,6 +7,12 @@ Candidate lines take three forms:
 - `{"name", "code"}`: a whole file; its leading imports are the header;
 - `{"name", "header"?, "formal_statement", "proof"}`;
 - `{"name", "proof"}`, the statement and header coming from a problems file by name.
+
+Where a problem is known, its header and statement are the only trusted text. A line that brings
+a different header or statement for it (in `header`, `formal_statement`, or as the leading imports
+of its `code`) is refused as `input.untrusted`, never obeyed: a copy of the trusted text is
+dropped, and what follows it is untrusted text, run after the trusted statement was elaborated.
+Every string in a line, in any field, is screened for control characters the same way.
 Problem files: DeepSeek-Prover's (miniF2F, ProofNet: `formal_statement`, `header`), miniF2F-rocq's
 (`text` holding imports, statement and `Proof.`), miniCodeProps' (`full_name`, `prop_defn`, `deps`),
 and our own (`statement`, `backend`).
@@ -14,6 +20,7 @@ and our own (`statement`, `backend`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -21,11 +28,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from leanfilter.backends.coq_syntax import CoqLexError, sentences
+from leanfilter.backends.coq_imports import is_header_sentence
+from leanfilter.backends.coq_syntax import CoqLexError, Sentence, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Problem, SamplerInfo
 
 _SAMPLER_FIELDS = set(SamplerInfo.model_fields)
-_COQ_HEADER = re.compile(r"(From\s+\S+\s+)?(Require|Import|Export|Open\s+Scope|Local\s+Open)\b")
 _COQ_THEOREMS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _LEAN_HINTS = re.compile(r"^\s*import\s|:=\s*by\b|^\s*(theorem|lemma)\s", re.M)
 _COQ_HINTS = re.compile(
@@ -33,12 +40,22 @@ _COQ_HINTS = re.compile(
 )
 
 
+UNTRUSTED = "input.untrusted"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class InputError(BaseModel):
-    """Why one input line could not become a candidate."""
+    """Why one input line could not become a candidate: malformed (`input.invalid`), or an
+    attempt to replace trusted text (`input.untrusted`, which the verdict calls `rejected`)."""
 
     line: int
     name: str | None = None
     message: str
+    reason: str = "input.invalid"
+
+
+class UntrustedInput(ValueError):
+    """A line brings its own header or statement for a problem whose trusted ones are known."""
 
 
 def detect_backend(*texts: str) -> BackendName | None:
@@ -67,6 +84,7 @@ def load_problems(path: str | Path, backend: BackendName | None = None) -> dict[
 
 
 def problem_from_record(record: dict, backend: BackendName | None = None) -> Problem:
+    _screen_fields(record)
     if "text" in record and "formal_statement" not in record:
         name = _string(record, "name")
         header, statement = _split_coq_problem(_string(record, "text"), name)
@@ -80,12 +98,12 @@ def problem_from_record(record: dict, backend: BackendName | None = None) -> Pro
         )
     if "prop_defn" in record:
         statement = re.sub(r"\s*sorry\s*$", "", _string(record, "prop_defn"))
-        name, header = _string(record, "full_name"), record.get("deps", "")
+        name, header = _string(record, "full_name"), _optional(record, "deps")
     else:
         statement = _string(
             record, "formal_statement" if "formal_statement" in record else "statement"
         )
-        name, header = _string(record, "name"), record.get("header", "")
+        name, header = _string(record, "name"), _optional(record, "header")
     kind = record.get("backend") or backend or detect_backend(header, statement) or BackendName.LEAN
     return Problem(
         name=name,
@@ -98,14 +116,14 @@ def problem_from_record(record: dict, backend: BackendName | None = None) -> Pro
 
 
 def split_coq_file(text: str) -> tuple[str, str]:
-    """Leading `Require`/`Import`/`Open Scope` sentences, and the rest (untrusted)."""
+    """Leading sentences that only load libraries or open scopes, and the rest (untrusted)."""
     try:
         parts = sentences(text)
     except CoqLexError:
         return "", text
     cut = 0
     for sentence in parts:
-        if not _COQ_HEADER.match(sentence.text):
+        if not is_header_sentence(sentence):
             break
         cut = sentence.end
     return text[:cut].strip() + ("\n" if cut else ""), text[cut:].strip()
@@ -150,40 +168,44 @@ def read_candidates(
             yield number, candidate_from_record(record, problems or {}, backend)
         except (KeyError, ValueError, ValidationError) as e:
             name = record.get("name") if isinstance(record.get("name"), str) else None
-            yield number, InputError(line=number, name=name, message=_reason(e))
+            reason = UNTRUSTED if isinstance(e, UntrustedInput) else "input.invalid"
+            yield number, InputError(line=number, name=name, message=_reason(e), reason=reason)
 
 
 def candidate_from_record(
     record: dict, problems: dict[str, Problem], backend: BackendName | None = None
 ) -> Candidate:
+    """Raises UntrustedInput when the line brings its own text for a known problem, ValueError
+    when it is malformed."""
+    _screen_fields(record)
     name = _string(record, "name")
     problem = problems.get(name)
     meta = {k: v for k, v in record.items() if k in _SAMPLER_FIELDS}
     sampler = SamplerInfo(**meta) if meta else None
+    if problem is not None:
+        _refuse_replacements(record, problem)
     if "code" in record:
         code = _nonempty(record, "code")
         kind = backend or (problem.backend if problem else None) or detect_backend(code)
         if kind is None:
             raise ValueError("cannot tell whether `code` is Lean or Coq: pass --backend")
-        header, body = (_split_lean_file if kind is BackendName.LEAN else split_coq_file)(code)
+        header, statement, body = _whole_file(record, code, kind, problem)
         return Candidate(
             name=name,
             backend=kind,
             header=header,
-            statement=problem.statement if problem else None,
+            statement=statement,
             proof=body,
             whole_file=True,
             sampler=sampler,
         )
     proof = _nonempty(record, "proof")
-    if "formal_statement" in record:
-        statement = _string(record, "formal_statement")
-        header = record.get("header", problem.header if problem else "")
-        kind = (
-            backend or (problem.backend if problem else None) or detect_backend(header, statement)
-        )
-    elif problem is not None:
+    if problem is not None:
         statement, header, kind = problem.statement, problem.header, backend or problem.backend
+    elif "formal_statement" in record:
+        statement = _string(record, "formal_statement")
+        header = _optional(record, "header")
+        kind = backend or detect_backend(header, statement)
     elif problems:
         raise ValueError(f"unknown problem {name!r}: it is not in the problems file")
     else:
@@ -193,6 +215,77 @@ def candidate_from_record(
     return Candidate(
         name=name, backend=kind, header=header, statement=statement, proof=proof, sampler=sampler
     )
+
+
+def _whole_file(
+    record: dict, code: str, kind: BackendName, problem: Problem | None
+) -> tuple[str, str | None, str]:
+    """(header, trusted statement or None, untrusted body) of a `code` line. Without a problem,
+    the line's own `formal_statement` (and `header`) are the trusted text, as for a proof line."""
+    if problem is not None:
+        return problem.header, problem.statement, _after_trusted_header(code, problem.header, kind)
+    statement = _string(record, "formal_statement") if "formal_statement" in record else None
+    if "header" in record:
+        header = _string(record, "header")
+        return header, statement, _after_trusted_header(code, header, kind)
+    header, body = (_split_lean_file if kind is BackendName.LEAN else split_coq_file)(code)
+    return header, statement, body
+
+
+def _refuse_replacements(record: dict, problem: Problem) -> None:
+    """A line may restate the problem's header or statement, never replace them."""
+    trusted = {"header": problem.header, "formal_statement": problem.statement}
+    for field, text in trusted.items():
+        given = _string(record, field) if field in record else text
+        if _normal(given, problem.backend) != _normal(text, problem.backend):
+            raise UntrustedInput(
+                f"field {field!r} differs from the trusted {field.replace('formal_', '')} of"
+                f" problem {problem.name!r}: a known problem's text cannot be replaced"
+            )
+
+
+def _after_trusted_header(code: str, header: str, kind: BackendName) -> str:
+    """The file after its restatement of the trusted header (all of it, or a beginning). A file
+    whose own imports part from the trusted header before it ends would choose the environment
+    the trusted statement is read in: refused."""
+    units, trusted = _units(code, kind), [text for text, _ in _units(header, kind)]
+    same = 0
+    while same < min(len(units), len(trusted)) and units[same][0] == trusted[same]:
+        same += 1
+    if same < min(len(units), len(trusted)) and _is_import(units[same][0], kind):
+        raise UntrustedInput(
+            f"the file's imports differ from the trusted header at {units[same][0][:80]!r}"
+        )
+    return code[units[same - 1][1] :] if same else code
+
+
+def _units(text: str, kind: BackendName) -> list[tuple[str, int]]:
+    """(normalised text, end offset) of each sentence (Coq) or non-blank line (Lean)."""
+    if kind is BackendName.COQ:
+        try:
+            return [(" ".join(s.text.split()), s.end) for s in sentences(text)]
+        except CoqLexError:
+            return []
+    units, end = [], 0
+    for line in text.splitlines(keepends=True):
+        end += len(line)
+        if line.strip() and not line.strip().startswith("--"):
+            units.append((" ".join(line.split()), end))
+    return units
+
+
+def _is_import(unit: str, kind: BackendName) -> bool:
+    if kind is BackendName.LEAN:
+        return unit.startswith("import ")
+    return is_header_sentence(Sentence(unit, 0, len(unit)))
+
+
+def _normal(text: str, kind: BackendName) -> str:
+    """Text up to layout and Coq comments: a restatement may be formatted differently."""
+    if kind is BackendName.COQ:
+        with contextlib.suppress(CoqLexError):
+            text = strip_comments(text)
+    return " ".join(text.split())
 
 
 # -- lines -------------------------------------------------------------------------------
@@ -227,9 +320,31 @@ def _string(record: dict, field: str) -> str:
     value = record[field]
     if not isinstance(value, str):
         raise ValueError(f"field {field!r} must be a string, not {type(value).__name__}")
-    if "\x00" in value:
-        raise ValueError(f"field {field!r} holds binary data (a NUL character)")
     return value
+
+
+def _optional(record: dict, field: str) -> str:
+    return _string(record, field) if field in record else ""
+
+
+def _screen_fields(record: dict) -> None:
+    """Every string anywhere in the line, keys included, is text a prover or a terminal may
+    read: none may hold a NUL or another control character (tab and line ends excepted)."""
+    for where, text in _strings(record, ""):
+        if _CONTROL.search(text):
+            raise ValueError(f"field {where!r} holds binary data (a control character)")
+
+
+def _strings(value: object, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key, where or str(key))
+            yield from _strings(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{where}[{i}]")
 
 
 def _nonempty(record: dict, field: str) -> str:

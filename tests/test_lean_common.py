@@ -11,9 +11,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 from hypothesis import given
 from hypothesis import strategies as st
-from lean_replay.world import data_dir, transcripts_dir
+from lean_replay.world import transcripts_dir
 
 from leanfilter.backends.base import Backend, ProverUnavailable
 from leanfilter.backends.lean_common import (
@@ -34,9 +35,7 @@ from leanfilter.records import BackendName, Candidate, Position, Severity
 
 
 def dataset(relative: str, name_field: str, statement_field: str) -> list[tuple[str, str]]:
-    path = data_dir() / relative
-    if not path.is_file():
-        pytest.skip(f"{path} not found (set LEANFILTER_DATA)")
+    path = DATA / relative
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [(row[name_field], row[statement_field]) for row in rows]
 

@@ -24,7 +24,6 @@ from lean_replay.world import (
     fault,
     foo_candidate,
     recorded,
-    transcripts_dir,
 )
 
 from leanfilter.backends.base import (
@@ -36,11 +35,6 @@ from leanfilter.backends.base import (
 )
 from leanfilter.backends.lean_repl import LeanReplBackend
 from leanfilter.records import Severity
-
-pytestmark = pytest.mark.skipif(
-    not transcripts_dir().is_dir(),
-    reason=f"recorded REPL transcripts not found at {transcripts_dir()} (set LEANFILTER_DATA)",
-)
 
 
 @pytest.fixture

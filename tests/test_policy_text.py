@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leanfilter.policy import PolicyConfig, StrictPolicy
-from leanfilter.policy.lean_lexer import lean_code_view
+from leanfilter.policy.lean_lexer import lean_code_views
 from leanfilter.policy.unicode_fold import fold
 from leanfilter.records import BackendName, Candidate
 
@@ -102,12 +102,30 @@ def test_a_disguised_admit_is_still_admit(word: str) -> None:
 
 
 @given(st.text())
-def test_the_code_view_keeps_offsets_and_lines(text: str) -> None:
-    view = lean_code_view(text)
-    assert len(view) == len(text)
-    assert [i for i, c in enumerate(view) if c == "\n"] == [
-        i for i, c in enumerate(text) if c == "\n"
-    ]
+def test_the_code_views_keep_offsets_and_lines(text: str) -> None:
+    for view in lean_code_views(text):
+        assert len(view) == len(text)
+        assert [i for i, c in enumerate(view) if c == "\n"] == [
+            i for i, c in enumerate(text) if c == "\n"
+        ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a plain string has no holes: Lean ends it at the second quote and runs what follows
+        'def s := "{"\nmacro_rules | `(tactic| ring) => `(tactic| sorry)\ndef t := "}"',
+        # inside guillemets nothing opens a comment or a string
+        "def «/-» := 0\nmacro_rules | `(tactic| ring) => `(tactic| sorry)\ndef «-/» := 0",
+        "def «--» := 0 macro_rules | `(tactic| ring) => `(tactic| sorry)",
+        'def «"» := 0\nmacro_rules | `(tactic| ring) => `(tactic| sorry)\ndef «"» := 0',
+    ],
+)
+def test_lean_what_the_lexer_and_lean_could_read_differently_is_read_both_ways(
+    text: str,
+) -> None:
+    candidate = Candidate(name="t", backend=BackendName.LEAN, proof=text, whole_file=True)
+    assert {f.rule for f in POLICY.findings(candidate)} >= {"syntax"}
 
 
 comment_text = st.lists(WORDS, max_size=8).map(" ".join)
@@ -247,16 +265,92 @@ def test_coq_honest_tactic_scripts_pass(proof: str) -> None:
         (f"Open Scope nat_scope.\n{PROVED}", None),
         (f"Variable m : nat.\n{PROVED}", "policy.axiom"),
         (f"Module Type T. Parameter p : nat. End T.\nParameter q : nat.\n{PROVED}", "policy.axiom"),
+        # `Include` of a module type makes its specified fields real axioms
+        (f"Module Type T. Parameter p : nat. End T.\nInclude T.\n{PROVED}", "policy.axiom"),
+        (
+            f"Module Type T. Axiom p : False. End T.\nModule M. Include T. End M.\n{PROVED}",
+            "policy.axiom",
+        ),
+        (
+            f"Module Type T. Parameter p : nat. End T.\nModule Type U. Include T. End U.\n"
+            f"Module Type V := U.\nInclude V.\n{PROVED}",
+            "policy.axiom",
+        ),
+        (
+            f"Module Type T. Parameter p : nat. End T.\nModule Type U. Include T. End U.\n{PROVED}",
+            None,
+        ),
+        (f"Module Type T. Definition p := 0. End T.\nInclude T.\n{PROVED}", None),
         (f"Local Unset Guard Checking.\n{PROVED}", "policy.unsafe_flag"),
         (f'Time Redirect "f" Print nat.\n{PROVED}', "policy.side_effect"),
-        (f"From Coq Require Import Lia.\n{PROVED}", "policy.require"),
-        (f'Infix "+" := Nat.mul.\n{PROVED}', "policy.notation"),
         (f"Definition nat := bool.\n{PROVED}", "policy.shadow"),
-        (f"{PROVED}\nModule M. Theorem t : True. Proof. exact I. Qed. End M.", "policy.redeclare"),
+        # what the checks inside Coq read anyway: a file's own notations, late imports,
+        # backtracks inside its own proofs, a theorem declared again or in a module
+        (f"From Coq Require Import Lia.\n{PROVED}", None),
+        (f"Lemma h : True. Proof. Require Import Lia. exact I. Qed.\n{PROVED}", None),
+        (f'Infix "+" := Nat.mul.\n{PROVED}', None),
+        (f"Notation idmap := (fun x : nat => x).\n{PROVED}", None),
+        (f"Theorem t : 1 = 2. Proof. idtac. Undo. Restart. Abort.\n{PROVED}", None),
+        (f"{PROVED}\nModule M. Theorem t : True. Proof. exact I. Qed. End M.", None),
+        (f"Section S. {PROVED} End S.", None),
+        (f"Add Ring r : rth.\nExtraction Inline f.\nRecursive Extraction nat.\n{PROVED}", None),
+        # commands under `Fail`/`Succeed` are rolled back: only what acts outside counts
+        (f"Fail Axiom c : False.\nSucceed Unset Guard Checking.\n{PROVED}", None),
+        (f'Fail Cd "/tmp".\n{PROVED}', "policy.side_effect"),
+        (f"Eval vm_compute in 2 + 2.\nCompute (I <: True).\n{PROVED}", None),
+        (f"Definition x := I <: True.\n{PROVED}", "policy.vm"),
+        (f"Check ltac:(abstract (vm_compute; exact I)) : True.\n{PROVED}", "policy.vm"),
+        # what they cannot read: session state, files, processes, kernel flags
+        (f"Reset Initial.\n{PROVED}", "policy.backtrack"),
+        (f"BackTo 1.\n{PROVED}", "policy.backtrack"),
+        (f"Notation False := True.\n{PROVED}", "policy.shadow"),
+        (f"Notation \"'False'\" := True.\n{PROVED}", "policy.shadow"),
+        (f'Add LoadPath "/tmp" as X.\n{PROVED}', "policy.side_effect"),
+        (f'Add ML Path "/tmp".\n{PROVED}', "policy.side_effect"),
+        (f'Extraction "/tmp/x.ml" nat.\n{PROVED}', "policy.side_effect"),
+        (f"Separate Extraction nat.\n{PROVED}", "policy.side_effect"),
+        (f"Extraction TestCompile nat.\n{PROVED}", "policy.side_effect"),
+        (f"Extraction Library Datatypes.\n{PROVED}", "policy.side_effect"),
+        (f'Declare ML Module "x".\n{PROVED}', "policy.side_effect"),
+        (f"Fail Drop.\n{PROVED}", "policy.side_effect"),
+        (f"Unset Universe Checking.\n{PROVED}", "policy.unsafe_flag"),
+        (f"Global Set Printing Width 20.\n{PROVED}", "policy.printing"),
+        (f"#[global] Unset Printing Notations.\n{PROVED}", "policy.printing"),
+        (f"Set Printing All.\nLocal Set Printing Width 20.\n{PROVED}", None),
     ],
 )
 def test_coq_whole_file_rules(body: str, reason: str | None) -> None:
     assert coq(body, whole_file=True) == reason
+
+
+OUTSIDE = [
+    'Cd "/tmp".',
+    'Load "x".',
+    "Drop.",
+    'Redirect "f" Print nat.',
+    'Extraction "/tmp/x.ml" nat.',
+    "Extraction TestCompile nat.",
+    'Add LoadPath "/tmp" as X.',
+    'Declare ML Module "x".',
+]
+CONTROL = st.lists(
+    st.sampled_from(["Fail", "Succeed", "Time", "Timeout 5", "Instructions", "Local", "#[local]"]),
+    max_size=4,
+).map(" ".join)
+
+
+@given(CONTROL, st.sampled_from(OUTSIDE))
+def test_coq_no_control_prefix_hides_what_acts_outside(prefix: str, command: str) -> None:
+    """`Fail` and `Succeed` roll back Coq's state, never a file written or a directory left."""
+    assert coq(f"{prefix} {command}\n{PROVED}", whole_file=True) == "policy.side_effect"
+
+
+@given(st.sampled_from(["Fail", "Succeed"]), CONTROL)
+def test_coq_what_coq_rolls_back_is_left_to_it(rollback: str, prefix: str) -> None:
+    for command in ("Axiom c : False.", "Unset Guard Checking.", "Reset Initial.", "Admitted."):
+        assert coq(f"{rollback} {prefix} {command}\n{PROVED}", whole_file=True) is None
+        if "Fail" not in prefix and "Succeed" not in prefix:  # the same command, run for real
+            assert coq(f"{prefix} {command}\n{PROVED}", whole_file=True) is not None
 
 
 def test_coq_statement_binders_may_be_reused_as_names() -> None:

@@ -349,10 +349,17 @@ class CoqSession:
         commands = [f"End lf_m_{nonce}.", f"Check {target}."]
         if request.statement is not None:
             commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
+        else:  # no trusted statement: the constant must be a proof of some proposition
+            proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ (@{target})"
+            commands.append(f"Definition lf_chk_{nonce} := {proof_of_a_prop}.")
         answers = proto.answers(self._roundtrip("\n".join(commands) + "\n", deadline))
         answers += [""] * (len(commands) - len(answers))
         end_messages = [m for m in proto.messages(answers[0]) if m.severity is not Severity.INFO]
         declared = not proto.has_error(answers[0]) and not proto.has_error(answers[1])
+        if request.statement is None and declared and proto.has_error(answers[2]):
+            declared = False
+            not_a_theorem = f"`{request.theorem}` is no theorem: its type is not a proposition"
+            end_messages.append(Message(severity=Severity.ERROR, text=not_a_theorem))
         integrity = None
         if request.statement is not None:
             integrity = declared and not proto.has_error(answers[2])

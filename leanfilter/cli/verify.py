@@ -19,7 +19,7 @@ from leanfilter.cli import main
 from leanfilter.cli.output import OutputError, VerdictOutput
 from leanfilter.db import ProofDB, ProofDBError
 from leanfilter.engine import Verifier, VerifierConfig, done
-from leanfilter.inputs import InputError, load_problems, read_candidates
+from leanfilter.inputs import UNTRUSTED, InputError, load_problems, read_candidates
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Status, Verdict
@@ -266,10 +266,11 @@ def _verdicts(
 
 
 def _input_error(error: InputError) -> Verdict:
+    refused = error.reason == UNTRUSTED  # an attempt to replace trusted text, not a typo
     return Verdict(
         name=error.name or "",
-        status=Status.ERROR,
-        reason="input.invalid",
+        status=Status.REJECTED if refused else Status.ERROR,
+        reason=error.reason,
         detail=f"line {error.line}: {error.message}",
     )
 

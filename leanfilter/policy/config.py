@@ -15,19 +15,24 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from leanfilter.backends.coq_imports import required_libraries
 from leanfilter.policy.basic import COQ_CLASSICAL_REALS_AXIOMS, LEAN_AXIOMS
 from leanfilter.policy.findings import CoqRule, LeanRule
 
 RULES_VERSION = "1"
-REALS_HEADER = r"\bRequire\b[^.]*\bReals\b"
+REALS_HEADER = r"(^|\.)Reals(\.|$)"
 
 
 class AxiomGrant(BaseModel):
-    """Axioms allowed to candidates whose trusted header matches `header_pattern`."""
+    """Axioms allowed to candidates whose trusted header requires a library whose logical name
+    (`Coq.Reals.Reals`, or `Reals` as written) matches `header_pattern`. The header is read as
+    Coq reads it: a name inside a comment, or in a sentence that is no `Require`, grants nothing."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    header_pattern: str = Field(description="regular expression searched in the header")
+    header_pattern: str = Field(
+        description="regular expression searched in each library the trusted header requires"
+    )
     axioms: frozenset[str] = Field(description="full paths, e.g. Coq.Logic.Classical_Prop.classic")
 
     @field_validator("header_pattern")
@@ -40,7 +45,7 @@ class AxiomGrant(BaseModel):
         return pattern
 
     def applies_to(self, header: str) -> bool:
-        return re.search(self.header_pattern, header) is not None
+        return any(re.search(self.header_pattern, lib) for lib in required_libraries(header))
 
 
 class LeanPolicy(BaseModel):

@@ -1,13 +1,17 @@
-"""Text rules for the untrusted part of a Coq candidate: a first line of defence only.
+"""Text rules for the untrusted part of a Coq candidate: they refuse what the checks inside Coq
+cannot read.
 
 In proof mode the engine writes `Theorem <name> : <statement>. Proof.` and the final `Qed.`, so
 the candidate's part may hold only tactic sentences: any vernacular command there (a capitalised
 first word, or an attribute) is refused, and the dangerous ones are named. A whole file may hold
-ordinary vernacular (Lemma, Definition, Fixpoint, Ltac, …) but not the commands that assume
-without proof, switch off kernel checks, undo checked state, act outside the proof, or change
-what the trusted statement means. Sentences come from `coq_syntax.sentences` (comments removed,
-strings understood); string contents are blanked and the rest Unicode-folded before any rule
-reads it. `Print Assumptions` and the integrity check inside Coq are what decide.
+any vernacular whose effect the existence, integrity and `Print Assumptions` checks read (its own
+lemmas, notations, late `Require`s, `Abort`/`Undo` inside its own proofs, commands under `Fail`
+or `Succeed`, which Coq rolls back, print-only commands); refused are the commands that act
+outside the proof (files, load paths, plugins, the process), reach state the engine made
+(`Reset`, `Back`, `BackTo`), switch off kernel checks, assume without proof, or give a name the
+trusted statement uses a new meaning. Sentences come from `coq_syntax.sentences` (comments
+removed, strings understood); string contents are blanked and the rest Unicode-folded before any
+rule reads it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,18 @@ _PREFIXES = re.compile(
     r"(?:(?:Local|Global|Export|Polymorphic|Monomorphic|Cumulative|NonCumulative|Private"
     r"|Program|Time|Fail|Succeed|Instructions|Timeout\s+\d+|Redirect\s+\"[^\"]*\")\s+)"
 )
+_ROLLED_BACK = re.compile(r"\b(?:Fail|Succeed)\b")
+# Commands that only print: what they compute never reaches the kernel's environment.
+_PRINT_ONLY = frozenset(
+    {"Check", "Print", "Search", "SearchPattern", "SearchRewrite", "SearchHead", "Compute",
+     "About", "Locate", "Eval", "Show", "Test"}
+)  # fmt: skip
+# Inside a proof only: they never reach state the file did not make itself.
+_TACTIC_IN_TERM = re.compile(_NOT_BEFORE + r"ltac\s*:")
+_NOTATIONS = frozenset({"Notation", "Infix", "Reserved"})
+_PROOF_BACKTRACKS = frozenset({"Abort", "Undo", "Restart"})
+_LOAD_PATH = re.compile(r"\b(?:LoadPath|ML\s+Path)\b")
+_WRITES_EXTRACTION = re.compile(r'"|\b(?:Library|TestCompile)\b')
 _GOAL_SELECTOR = re.compile(
     r"^(?:all|par|!|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*|\[[^\]]*\])\s*:\s*"
 )
@@ -189,29 +205,90 @@ def _proof_findings(parts: list[Sentence], tactic_commands: frozenset[str]) -> I
 def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -> Iterator[Finding]:
     protected = _statement_names(statement, theorem) | _CORE_NAMES
     sections: list[str] = []  # "section", "module" or "module type", innermost last
-    declared = 0
+    types = _ModuleTypes()
     for sentence in parts:
         text = _readable(sentence)
         command = _parse(text)
         excerpt = _excerpt(sentence.text)
-        yield from _word_findings(sentence, text, command)
-        rule = _command_rule(command)
-        if rule is None and command.head in _SECTION_ASSUMPTIONS and "section" not in sections:
-            rule = "axiom"
-        if rule == "axiom" and sections[-1:] == ["module type"]:
-            rule = None  # a field of a module type's specification, not an assumption
-        if rule is not None and rule != "close":  # a file closes its own proofs
+        rolled_back = bool(_ROLLED_BACK.search(command.prefixes))
+        if not rolled_back:
+            # a print-only command leaves nothing behind, unless a tactic in it does
+            # (`Check ltac:(abstract …)` declares the abstracted subproof)
+            vm_read = command.head not in _PRINT_ONLY or bool(_TACTIC_IN_TERM.search(text))
+            for finding in _word_findings(sentence, text, command):
+                if vm_read or finding.rule != "vm":
+                    yield finding
+        rule = _file_rule(command, sections) or types.read(command, sections)
+        if rule is not None and (rule == "side_effect" or not rolled_back):
             yield Finding(rule=rule, offset=sentence.start, excerpt=excerpt)
         _track_scopes(command, sections)
-        name = _declared_name(command)
-        if name is None:
-            continue
-        if name == theorem:
-            declared += 1
-            if declared > 1 or sections:
-                yield Finding(rule="redeclare", offset=sentence.start, excerpt=excerpt)
-        elif name in protected:
+        names = _notation_words(sentence.text, command) or {_declared_name(command)}
+        if names & protected - {theorem} and not rolled_back:
             yield Finding(rule="shadow", offset=sentence.start, excerpt=excerpt)
+
+
+def _file_rule(command: _Command, sections: list[str]) -> str | None:
+    """The rule a whole file's command breaks, if any: only what the checks inside Coq cannot
+    see. A file closes its own proofs; a backtrack inside a proof, a notation, a library
+    required late or a theorem declared again only change what the file's own text means,
+    and the existence, integrity and axiom checks read what Coq made of it."""
+    rule = _command_rule(command)
+    if rule is None and command.head in _SECTION_ASSUMPTIONS and "section" not in sections:
+        return "axiom"
+    if rule == "axiom" and sections[-1:] == ["module type"]:
+        return None  # a field of a module type's specification, not an assumption
+    if rule == "backtrack" and command.head in _PROOF_BACKTRACKS:
+        return None
+    if rule == "side_effect" and not _acts_outside(command):
+        return None
+    if rule in ("close", "notation", "require"):
+        return None
+    return rule
+
+
+class _ModuleTypes:
+    """The file's module types that specify assumptions. Their fields are no axioms, but an
+    `Include` of one outside a module type makes them real axioms of the file's module: that
+    is an `axiom` too, exactly as if the file had declared them itself."""
+
+    def __init__(self) -> None:
+        self.open: list[str] = []  # names of the module types being defined, innermost last
+        self.assuming: set[str] = set()
+
+    def read(self, command: _Command, sections: list[str]) -> str | None:
+        inside = sections[-1:] == ["module type"]
+        assumes = _command_rule(command) == "axiom" or command.head in _SECTION_ASSUMPTIONS
+        if command.head == "Module" and command.words[1:2] == ["Type"]:
+            body = command.body.partition(":=")[2]
+            if body and self._names(body) & self.assuming:  # `Module Type U := T <+ …`
+                self.assuming.update(command.words[2:3])
+            elif not body:
+                self.open.append(command.words[2] if len(command.words) > 2 else "")
+            return None
+        if command.head == "End" and inside and self.open:
+            self.open.pop()
+            return None
+        includes = command.head == "Include" and bool(self._names(command.body) & self.assuming)
+        if inside and self.open and (assumes or includes):
+            self.assuming.add(self.open[-1])
+            return None
+        return "axiom" if includes else None
+
+    @staticmethod
+    def _names(text: str) -> set[str]:
+        """Last components of the qualified names in `text` (`M.T` is `T`)."""
+        return {name.rsplit(".", 1)[-1] for name in re.findall(rf"{_IDENT}(?:\.{_IDENT})*", text)}
+
+
+def _acts_outside(command: _Command) -> bool:
+    """`Add`/`Remove` act outside only on load paths; extraction only when it writes files or
+    compiles (a file name, `Separate`, `Library`, `TestCompile`), not when it prints or is
+    configured."""
+    if command.head in ("Add", "Remove"):
+        return bool(_LOAD_PATH.search(command.body))
+    if command.head in ("Extraction", "Recursive", "Separate"):
+        return command.head == "Separate" or bool(_WRITES_EXTRACTION.search(command.body))
+    return command.head != "Extract"
 
 
 def _parse(text: str) -> _Command:
@@ -234,11 +311,21 @@ def _command_rule(command: _Command) -> str | None:
         return "side_effect"
     if command.head in ("Set", "Unset") and re.search(r"\bChecking\b", command.body):
         return "unsafe_flag"
+    if _sets_printing_beyond_the_file(command):
+        return "printing"
     if command.head == "Declare":
         return "side_effect" if command.words[1:2] == ["ML"] else "axiom"
     if command.head in ("Number", "String", "Numeral") and command.words[1:2] == ["Notation"]:
         return "notation"
     return _COMMANDS.get(command.head)
+
+
+def _sets_printing_beyond_the_file(command: _Command) -> bool:
+    """A `Global` printing option outlives the engine's module: the engine's own audit
+    (`Print Assumptions`) would then be printed the way the candidate chose."""
+    is_global = "Global" in command.prefixes or "global" in command.attributes
+    setting = command.head in ("Set", "Unset", "Add", "Remove")
+    return is_global and setting and command.words[1:2] == ["Printing"]
 
 
 def _track_scopes(command: _Command, scopes: list[str]) -> None:
@@ -257,6 +344,18 @@ def _declared_name(command: _Command) -> str | None:
     if command.head == "Module" and words[1] == "Type":
         return words[2] if len(words) > 2 else None
     return words[1]
+
+
+def _notation_words(raw: str, command: _Command) -> set[str]:
+    """The words a notation gives a meaning to: an abbreviation's name, or the identifiers in
+    a notation's string (`Notation "'False'" := True` makes `False` mean `True`)."""
+    if command.head not in _NOTATIONS:
+        return set()
+    if m := re.match(rf"Notation\s+({_IDENT})", command.body):
+        return {m.group(1)}
+    string = _STRING.search(raw)
+    words = fold(string.group(0)).text if string else ""
+    return set(re.findall(r"[A-Za-z_]\w*", words))  # `'` quotes keywords there
 
 
 def _statement_names(statement: str | None, theorem: str) -> frozenset[str]:

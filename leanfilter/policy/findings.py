@@ -36,9 +36,9 @@ CoqRule = Literal[
     "require",
     "vm",
     "close",
-    "redeclare",
     "shadow",
     "notation",
+    "printing",
     "vernacular",
 ]
 
@@ -72,6 +72,8 @@ EXPLANATIONS: dict[str, str] = {
     "vernacular",
     "shadow": "the text redefines a name that the trusted statement uses",
     "notation": "the text declares notation that can change what the statement means",
+    "printing": "the command changes how Coq prints beyond the file, where the engine reads "
+    "its own audit",
     "vernacular": "only tactic sentences may follow `Proof.`: the engine writes the statement "
     "and `Qed.` itself",
 }

@@ -4,9 +4,12 @@ A banned word inside a comment or a string is not a use, and a real use next to 
 text rules read this view: the same length as the text (offsets and lines stay valid), with
 comments (`--`, nested `/- -/`, doc comments), string, raw string and character literal contents
 replaced by spaces, and the guillemets of escaped identifiers removed (`«sorry»` is `sorry`).
-The `{…}` holes of strings stay code, since interpolated strings (`s!"…"`, `m!"…"`, and many
-macros' string arguments) run them. An unterminated comment or string blanks the rest of the
-text, as Lean itself stops reading code there.
+Whether a string has `{…}` holes is decided by Lean's parser, not its lexer (`s!"…"`, `m!"…"`
+and many macros' string arguments are interpolated; a plain `"…"` is not), so there are two
+views, one per reading, and rules read both: in a plain string `"{"` ends the string, and
+`"{" sorry "}"` runs `sorry`. The text inside `«…»` is an identifier, never a comment or string
+start (`«/-»` opens no comment). An unterminated comment or string blanks the rest of the text,
+as Lean itself stops reading code there.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ _IDENT_CHAR = re.compile(r"[\w'!?.]")
 
 
 class _View:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, holes: bool) -> None:
         self.text = text
+        self.holes = holes
         self.out = list(text)
 
     def blank(self, start: int, end: int) -> None:
@@ -52,9 +56,8 @@ class _View:
                 i = self.raw_string(i)
             elif c == "'" and (i == 0 or not _IDENT_CHAR.match(text[i - 1])):
                 i = self.char_literal(i)
-            elif c in "«»":
-                self.out[i] = " "
-                i += 1
+            elif c == "«":
+                i = self.escaped_identifier(i)
             else:
                 i += 1
         return n
@@ -81,7 +84,7 @@ class _View:
                 i += 2
             elif c == '"':
                 return i + 1
-            elif c == "{":
+            elif c == "{" and self.holes:
                 i = self.code(i + 1, closing="}")
             else:
                 self.blank(i, i + 1)
@@ -98,6 +101,15 @@ class _View:
         self.blank(found.end(), end - len(terminator))
         return end
 
+    def escaped_identifier(self, i: int) -> int:
+        """`«…»`: the guillemets go, the name stays, and nothing inside is read as syntax."""
+        end = self.text.find("»", i + 1)
+        end = len(self.text) if end < 0 else end
+        self.out[i] = " "
+        if end < len(self.text):
+            self.out[end] = " "
+        return end + 1
+
     def char_literal(self, i: int) -> int:
         found = _CHAR_LITERAL.match(self.text, i)
         if found is None:
@@ -106,7 +118,11 @@ class _View:
         return found.end()
 
 
-def lean_code_view(text: str) -> str:
-    view = _View(text)
-    view.code(0)
-    return "".join(view.out)
+def lean_code_views(text: str) -> tuple[str, str]:
+    """The code as Lean reads it with every string interpolated, and with none."""
+    views = []
+    for holes in (True, False):
+        view = _View(text, holes)
+        view.code(0)
+        views.append("".join(view.out))
+    return views[0], views[1]

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 
 from leanfilter.policy.findings import Finding
-from leanfilter.policy.lean_lexer import lean_code_view
+from leanfilter.policy.lean_lexer import lean_code_views
 from leanfilter.policy.unicode_fold import Folded, fold
 
 _NOT_BEFORE = r"(?<![\w'])"
@@ -124,16 +124,22 @@ def lean_findings(
     untrusted: str, *, theorem: str, whole_file: bool, allowed_options: tuple[str, ...]
 ) -> list[Finding]:
     """Every place in `untrusted` where a rule matches, in text order."""
-    code = fold(lean_code_view(untrusted))
-    found = [
-        *_pattern_findings(code),
-        *_hash_findings(code),
-        *_attribute_findings(code),
-        *_option_findings(code, allowed_options),
-        *_declaration_findings(code, theorem, whole_file),
-    ]
-    found = [_finding(untrusted, code, *hit) for hit in found]
-    return sorted(found, key=lambda f: (f.offset, _RULE_ORDER.get(f.rule, len(_RULE_ORDER))))
+    found: dict[tuple[str, int], Finding] = {}
+    for view in dict.fromkeys(lean_code_views(untrusted)):  # one view when they agree
+        code = fold(view)
+        hits = [
+            *_pattern_findings(code),
+            *_hash_findings(code),
+            *_attribute_findings(code),
+            *_option_findings(code, allowed_options),
+            *_declaration_findings(code, theorem, whole_file),
+        ]
+        for hit in hits:
+            finding = _finding(untrusted, code, *hit)
+            found.setdefault((finding.rule, finding.offset), finding)
+    return sorted(
+        found.values(), key=lambda f: (f.offset, _RULE_ORDER.get(f.rule, len(_RULE_ORDER)))
+    )
 
 
 _Hit = tuple[str, int, int]  # rule, start and end in the folded code

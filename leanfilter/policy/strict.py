@@ -83,9 +83,12 @@ class StrictPolicy(BasicPolicy):
 
 
 def untrusted_part(candidate: Candidate) -> str:
-    """The text the candidate's author wrote that the backend will run: a whole file, or the
-    proof without a repeated copy of the statement (the Lean backend drops it the same way; the
-    Coq rules drop it sentence by sentence)."""
+    """The text the candidate's author wrote that the backend will run: a whole file (for Coq
+    with the imports it leads with, which become its session's header), or the proof without a
+    repeated copy of the statement (the Lean backend drops it the same way; the Coq rules drop
+    it sentence by sentence)."""
+    if candidate.backend is BackendName.COQ and candidate.whole_file and candidate.header:
+        return f"{candidate.header.rstrip()}\n{candidate.proof}"  # a file's imports are its own
     if (
         candidate.backend is BackendName.LEAN
         and not candidate.whole_file
