@@ -215,7 +215,7 @@ def ctrl_c(work: Path, n: int) -> tuple[str, str]:
     )
 
     def interrupt(process: subprocess.Popen) -> None:
-        wait_for_lines(out, 5)(process)
+        wait_for_lines(out, 1)(process)
         time.sleep(2)
         process.send_signal(signal.SIGINT)
 

@@ -162,7 +162,7 @@ def test_ctrl_c_stops_at_once_kills_the_provers_and_leaves_whole_lines(tmp_path:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         statuses = [r[0] for r in conn.execute("SELECT status FROM verdicts WHERE run_id != ''")]
         outcomes = [r[0] for r in conn.execute("SELECT outcome FROM runs")]
-    assert statuses and set(statuses) == {"proved"}
+    assert set(statuses) <= {"proved"} and len(statuses) >= len(verdicts(out))
     assert outcomes == ["interrupted"]
 
 
