@@ -136,12 +136,19 @@ def held(ok: bool) -> str:
     return "held" if ok else "broken"
 
 
+def run_filling(source: Path, db: Path, out: Path, small: Path) -> tuple[int | None, str, float]:
+    """A run that sees the filesystem at `small` fill up once it has written 5 lines."""
+    return run(
+        [str(source), "--db", str(db), "-o", str(out)],
+        lambda p: (wait_for_lines(out, 5)(p), fill(small)),
+    )
+
+
 def disk_full_under_db(work: Path, n: int) -> tuple[str, str]:
     source, out = candidates(work / "in.jsonl", n), work / "out.jsonl"
     with tmpfs(work / "small", 8192) as small:
         db = small / "p.db"
-        code, err, s = run([str(source), "--db", str(db), "-o", str(out)],
-                           lambda p: (wait_for_lines(out, 5)(p), fill(small)))  # fmt: skip
+        code, err, s = run_filling(source, db, out, small)
         (small / "filler").unlink()
         ok = code == 1 and one_line(err, str(db), "full") and whole(out) and sound(db)
     return ended_cleanly(ok), f"exit {code} after {s:.1f} s, {lines_of(out)}/{n} lines whole"
@@ -151,8 +158,7 @@ def disk_full_under_output(work: Path, n: int) -> tuple[str, str]:
     source, db = candidates(work / "in.jsonl", n), work / "p.db"
     with tmpfs(work / "small", 64) as small:
         out = small / "out.jsonl"
-        code, err, s = run([str(source), "--db", str(db), "-o", str(out)],
-                           lambda p: (wait_for_lines(out, 5)(p), fill(small)))  # fmt: skip
+        code, err, s = run_filling(source, db, out, small)
         ok = code == 1 and one_line(err, str(out), "No space left") and whole(out)
         written = lines_of(out)
     outcome = sqlite3.connect(db).execute("SELECT outcome FROM runs").fetchall()

@@ -299,15 +299,20 @@ def _whole_lines(out: Path) -> list[dict]:
     return [json.loads(x) for x in text.splitlines()]
 
 
+def _one_error(err: str) -> str:
+    """The one line the run ended with; never a traceback."""
+    errors = [x for x in err.splitlines() if x.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
 def test_a_database_whose_disk_fills_up_ends_the_run_in_one_line(tmp_path):
     source, out = _arith(tmp_path / "in.jsonl", 400), tmp_path / "out.jsonl"
     with tmpfs(tmp_path / "small", 8192) as small:
         db = small / "proofs.db"
         code, err = _run_until_full(source, db, out, small)
-        assert code == 1
-        errors = [x for x in err.splitlines() if x.startswith("Error:")]
-        assert len(errors) == 1 and str(db) in errors[0] and "full" in errors[0], err
-        assert "Traceback" not in err
+        error = _one_error(err)
+        assert code == 1 and str(db) in error and "full" in error
         written = _whole_lines(out)
         assert 0 < len(written) < 400
         (small / "filler").unlink()
@@ -322,9 +327,7 @@ def test_an_output_whose_disk_fills_up_ends_the_run_and_keeps_whole_lines(tmp_pa
         out = small / "out.jsonl"
         code, err = _run_until_full(source, db, out, small)
         assert code == 1
-        errors = [x for x in err.splitlines() if x.startswith("Error:")]
-        assert len(errors) == 1, err
-        assert f"{out}: cannot write: No space left on device" in errors[0]
+        assert f"{out}: cannot write: No space left on device" in _one_error(err)
         written = _whole_lines(out)
     assert 0 < len(written) < 400
     outcome = _read(db, "SELECT outcome FROM runs")
