@@ -179,9 +179,12 @@ class JailedProcess:
     def abort(self) -> None:
         """Kill the prover now, from any thread. Whoever is reading gets ProverCrashed and then
         calls kill(), which reaps and closes."""
+        self._tree_at = -_TREE_TTL  # a fresh look: the prover may have started since
         with _gone():
             for p in self._tree()[1:]:
                 p.kill()
+        with _gone():  # and the launcher's group, for a prover not forked yet (no tree to kill)
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """Kill the whole tree and reap it, so no process of the jail's uid outlives this call.

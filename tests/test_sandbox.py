@@ -93,6 +93,15 @@ def test_timeout_kills_the_prover() -> None:
     assert not proc.alive
 
 
+def test_an_abort_before_the_prover_has_started_still_stops_it() -> None:
+    # aborted at once: the launcher has not forked the prover yet, so there is no tree to kill
+    proc = JailedProcess(["sleep", "600"], SandboxConfig(), 4)
+    proc.abort()
+    with pytest.raises(ProverCrashed):
+        proc.read_until(re.compile("never"), time.monotonic() + 30)
+    assert not proc.alive
+
+
 def test_output_flood_is_cut_off() -> None:
     proc = JailedProcess([PYTHON, str(HOSTILE), "flood"], SandboxConfig(output_mb=2), 4)
     proc.write("go\n")
