@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import signal
-import sys
 
 import click
 
-from leanfilter.backends import create_backend
-from leanfilter.backends.lean_common import LeanSettings
 from leanfilter.cli import main
+from leanfilter.cli.verify import start_run, verifier_settings
 from leanfilter.cli.verify import verify as verify_command
 from leanfilter.db import ProofDB, ProofDBError
-from leanfilter.engine import Verifier, VerifierConfig
+from leanfilter.engine import Verifier
 from leanfilter.inputs import load_problems
 from leanfilter.policy import StrictPolicy, load_policy_config
-from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName
 
 _SHARED_WITH_VERIFY = (
@@ -80,21 +77,8 @@ def serve(
         db = ProofDB(db_path) if db_path else None
     except (OSError, ValueError, ProofDBError) as e:
         raise click.ClickException(str(e)) from e
-    config = VerifierConfig(
-        pool=PoolConfig(workers=workers) if workers else PoolConfig(),
-        timeout=timeout,
-        replay=replay,
-    )
-    lean = LeanSettings(mode=lean_mode, **({"project": lean_project} if lean_project else {}))
-    backends = {
-        BackendName.LEAN: create_backend(BackendName.LEAN, lean=lean),
-        BackendName.COQ: create_backend(BackendName.COQ),
-    }
-    run = None
-    if db is not None:
-        if known:
-            db.add_problems(known.values())
-        run = db.start_run(" ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json"))
+    config, backends = verifier_settings(workers, timeout, replay, lean_mode, lean_project)
+    run = start_run(db, known, config) if db is not None else None
     limits = ServeLimits(
         max_body_bytes=max_body_bytes,
         max_candidates=max_candidates,

@@ -14,6 +14,7 @@ import click
 from tqdm import tqdm
 
 from leanfilter.backends import create_backend
+from leanfilter.backends.base import Backend
 from leanfilter.backends.lean_common import LeanSettings
 from leanfilter.cli import main
 from leanfilter.cli.output import OutputError, VerdictOutput
@@ -22,11 +23,36 @@ from leanfilter.engine import Verifier, VerifierConfig, done
 from leanfilter.inputs import UNTRUSTED, InputError, load_problems, read_candidates
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.pool import PoolConfig
-from leanfilter.records import BackendName, Candidate, Status, Verdict
+from leanfilter.records import BackendName, Candidate, Problem, RunInfo, Status, Verdict
 from leanfilter.sandbox import ProverCannotStart
 
 EXIT_PROVER_MISSING = 3  # a prover is missing, or cannot start here
 STDIN = "-"
+
+
+def verifier_settings(
+    workers: int | None,
+    timeout: float | None,
+    replay: bool,
+    lean_mode: str,
+    lean_project: str | None,
+) -> tuple[VerifierConfig, dict[BackendName, Backend]]:
+    """The verifier's configuration and backends from verify's options, which serve shares."""
+    pool = PoolConfig(workers=workers) if workers else PoolConfig()
+    config = VerifierConfig(pool=pool, timeout=timeout, replay=replay)
+    lean = LeanSettings(mode=lean_mode, **({"project": lean_project} if lean_project else {}))
+    backends = {
+        BackendName.LEAN: create_backend(BackendName.LEAN, lean=lean),
+        BackendName.COQ: create_backend(BackendName.COQ),
+    }
+    return config, backends
+
+
+def start_run(db: ProofDB, known: dict[str, Problem] | None, config: VerifierConfig) -> RunInfo:
+    """The run's record, with the problems it is about, before any verdict is written."""
+    if known:
+        db.add_problems(known.values())
+    return db.start_run(" ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json"))
 
 
 @main.command()
@@ -126,21 +152,11 @@ def verify(
     except ProofDBError as e:
         out.close()
         raise click.ClickException(str(e)) from e
-    pool = PoolConfig(workers=workers) if workers else PoolConfig()
-    config = VerifierConfig(pool=pool, timeout=timeout, replay=replay)
-    lean = LeanSettings(mode=lean_mode, **({"project": lean_project} if lean_project else {}))
-    backends = {
-        BackendName.LEAN: create_backend(BackendName.LEAN, lean=lean),
-        BackendName.COQ: create_backend(BackendName.COQ),
-    }
+    config, backends = verifier_settings(workers, timeout, replay, lean_mode, lean_project)
     run = None
     if db is not None:
         try:
-            if known:
-                db.add_problems(known.values())
-            run = db.start_run(
-                " ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json")
-            )
+            run = start_run(db, known, config)
         except ProofDBError as e:
             out.close()
             db.close()
