@@ -10,6 +10,12 @@ What it does, each step best-effort unless `strict` is set (then a failed step e
 3. in the child: every mount read-only, a size-capped private tmpfs on the work directory, a fresh
    /proc; resource limits; all privileges dropped to an unprivileged uid when started as root;
    a scrubbed environment; exec.
+
+Whether the prover was started at all is told structurally: the child holds the write end of a
+close-on-exec pipe; exec closes it unread, a failure before exec (a resource limit the machine
+will not grant, a missing binary) writes why. The launcher then says so on stderr and exits
+EXIT_CANNOT_START, which no prover's own exit can be mistaken for: the exit code is the
+launcher's, decided before the prover existed.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ MOUNT_ATTR_NOSUID = 0x2
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture since Linux 5.12
 PR_SET_PDEATHSIG = 1
 EXIT_SETUP = 125
+EXIT_CANNOT_START = 126  # the prover was never exec'd; stderr says why
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -97,16 +104,25 @@ def _confine_filesystem(workdir: str, tmpfs_mb: int, uid: int | None, report: di
 def _set_limits(cfg: dict) -> None:
     mib = 1024 * 1024
     limits = {
-        resource.RLIMIT_AS: cfg["memory_mb"] and cfg["memory_mb"] * mib,
-        resource.RLIMIT_CPU: cfg["cpu_s"],
-        resource.RLIMIT_NOFILE: cfg["nofile"],
-        resource.RLIMIT_NPROC: cfg["nproc"],
-        resource.RLIMIT_FSIZE: cfg["fsize_mb"] and cfg["fsize_mb"] * mib,
-        resource.RLIMIT_CORE: 0,
+        "RLIMIT_AS": cfg["memory_mb"] and cfg["memory_mb"] * mib,
+        "RLIMIT_CPU": cfg["cpu_s"],
+        "RLIMIT_NOFILE": cfg["nofile"],
+        "RLIMIT_NPROC": cfg["nproc"],
+        "RLIMIT_FSIZE": cfg["fsize_mb"] and cfg["fsize_mb"] * mib,
+        "RLIMIT_CORE": 0,
     }
-    for which, value in limits.items():
-        if value is not None:
+    for name, value in limits.items():
+        if value is None:
+            continue
+        which = getattr(resource, name)
+        try:
             resource.setrlimit(which, (value, value))
+        except (ValueError, OSError) as e:
+            hard = resource.getrlimit(which)[1]
+            raise OSError(
+                f"{name} {value} is needed, but the hard limit here is {hard} ({e}); raise it"
+                " (ulimit) or lower the sandbox's limit"
+            ) from e
 
 
 def _drop_privileges(uid: int) -> None:
@@ -152,18 +168,34 @@ def main() -> None:
             print(f"leanfilter sandbox: {e}", file=sys.stderr)
             sys.exit(EXIT_SETUP)
         report["namespace_error"] = str(e)
+    started_r, started_w = os.pipe()  # both close-on-exec
     pid = os.fork()
     if pid == 0:
+        os.close(started_r)
         try:
             _child(cfg, argv, report)
         except Exception as e:  # the child must never return into the launcher's code
-            print(f"leanfilter sandbox: {e}", file=sys.stderr, flush=True)
+            os.write(started_w, str(e).encode(errors="replace")[:4000])
             os._exit(EXIT_SETUP)
+    os.close(started_w)
+    failure = _read_all(started_r)
+    if failure:
+        os.waitpid(pid, 0)
+        print(f"leanfilter sandbox: the prover cannot start: {failure}", file=sys.stderr)
+        sys.exit(EXIT_CANNOT_START)
     for fd in (0, 1):
         os.close(fd)
     signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
     _, status = os.waitpid(pid, 0)
     sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace").strip()
 
 
 if __name__ == "__main__":

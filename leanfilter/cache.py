@@ -1,6 +1,6 @@
 """Content-addressed verdict cache: a repeat of anything already checked costs one look-up.
 
-The key covers everything that can change a verdict (DESIGN.md): backend, toolchain, header,
+The key covers everything that can change a verdict (docs/design.md): backend, toolchain, header,
 normalized statement, normalized proof, whether the proof is a whole file, the policy version,
 and the normalization rules themselves. Only verdicts that the same key always reproduces are
 cached: `proved`, `failed` and `rejected`. A `timeout` depends on the time limit and an `error`

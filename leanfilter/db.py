@@ -14,17 +14,23 @@ write at once: writers take the write lock up front (`BEGIN IMMEDIATE`) and wait
 - `verdicts`: the answer a candidate got in a run: status, reason, messages and axioms (JSON),
   time, backend, toolchain, policy version and the cache key. Unique per (candidate, run, key),
   so re-recording is harmless. Rows without a candidate are pure cache entries from `put`;
-- `runs`: id, command, config, start and end.
+- `runs`: id, command, config, start and end, and how it ended (`outcome`: completed,
+  interrupted or failed; empty while it runs or after a kill). A run that did not complete
+  holds verdicts only for what it checked: a line never attempted has no row.
 
 The database is also a `VerdictCache`: `get(key)` answers from any run's cacheable verdicts.
 
 A file that is not a leanfilter database, or a damaged one, is refused with a one-line
-`ProofDBError` and never written to: nothing is written before the file has been read and
-recognized (application id and schema version in the SQLite header).
+`ProofDBError` and never written to: nothing is written before the file has been read,
+recognized (application id and schema version in the SQLite header) and checked whole
+(`PRAGMA quick_check`, which reads every page). A write that fails later (a full disk, a file
+that stops accepting writes) is rolled back, so the file is as SQLite left it, and raised as
+a `ProofDBError` that names the file and the cause.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -53,7 +59,7 @@ from leanfilter.records import (
 )
 
 APPLICATION_ID = 0x4C464442  # "LFDB"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.outcome
 BUSY_TIMEOUT_S = 120.0
 DEFERRED_MAX = 256  # cache-hit records that may wait for the next commit
 _Rows = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]  # problem, candidate, verdict
@@ -71,6 +77,10 @@ class NotAProofDB(ProofDBError):
 
 class DamagedProofDB(ProofDBError):
     pass
+
+
+class ProofDBWriteError(ProofDBError):
+    """A write failed (disk full, I/O error): rolled back, the file as SQLite left it."""
 
 
 class ProblemStats(BaseModel):
@@ -161,6 +171,8 @@ class ProofDB:
 
     def _adopt_or_create(self) -> None:
         """Recognize the file, or create the schema in an empty one; never touch a foreign one."""
+        with self._diagnosed():
+            self._check_whole()
         with self._diagnosed(), self._write():
             conn = self._db.conn
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -172,6 +184,9 @@ class ProofDB:
                         f"{self.path}: schema version {version} is newer than this leanfilter's"
                         f" ({SCHEMA_VERSION}); upgrade leanfilter"
                     )
+                if version < 2:
+                    conn.execute("ALTER TABLE runs ADD COLUMN outcome TEXT")
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 return
             if app_id != 0 or tables:
                 raise NotAProofDB(
@@ -181,6 +196,14 @@ class ProofDB:
             self._create_schema()
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _check_whole(self) -> None:
+        """Read every page before trusting the file: damage in its middle is refused here,
+        before anything is written, not found by a write that spreads it."""
+        rows = self._db.conn.execute("PRAGMA quick_check").fetchall()
+        if [tuple(r) for r in rows] != [("ok",)]:
+            problem = " ".join(str(rows[0][0]).split()) if rows else "no answer"  # one line
+            raise DamagedProofDB(f"{self.path}: damaged SQLite database ({problem}); left as it is")
 
     def _enable_wal(self) -> None:
         """Switch to WAL, waiting out other openers.
@@ -204,7 +227,14 @@ class ProofDB:
     def _create_schema(self) -> None:
         db = self._db
         db["runs"].create(
-            {"id": str, "command": str, "config": str, "started": float, "ended": float},
+            {
+                "id": str,
+                "command": str,
+                "config": str,
+                "started": float,
+                "ended": float,
+                "outcome": str,
+            },
             pk="id",
         )
         db["problems"].create(
@@ -291,10 +321,12 @@ class ProofDB:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def _diagnosed(self) -> Iterator[None]:
@@ -304,7 +336,7 @@ class ProofDB:
         except sqlite3.OperationalError as e:
             if "unable to open" in str(e):
                 raise ProofDBError(f"{self.path}: cannot open: {e}") from e
-            raise
+            raise ProofDBWriteError(f"{self.path}: {e}") from e
         except sqlite3.DatabaseError as e:
             if type(e) is not sqlite3.DatabaseError:  # our own errors, integrity, programming
                 raise
@@ -331,11 +363,15 @@ class ProofDB:
             )
         return run
 
-    def end_run(self, run_id: str) -> None:
+    def end_run(self, run_id: str, outcome: str = "completed") -> None:
+        """Close the run's record: `outcome` says whether it checked all it was given."""
         with self._lock:
             self._flush()
             with self._diagnosed(), self._write():
-                self._db.execute("UPDATE runs SET ended = ? WHERE id = ?", [time.time(), run_id])
+                self._db.execute(
+                    "UPDATE runs SET ended = ?, outcome = ? WHERE id = ?",
+                    [time.time(), outcome, run_id],
+                )
 
     def runs(self) -> list[RunInfo]:
         with self._lock, self._diagnosed():
@@ -534,9 +570,12 @@ class ProofDB:
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def close(self) -> None:
+        """Commit what waits and close; the connection is closed even if that commit fails."""
         with self._lock:
-            self._flush()
-            self._db.close()
+            try:
+                self._flush()
+            finally:
+                self._db.close()
 
     def __enter__(self) -> ProofDB:
         return self

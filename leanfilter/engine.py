@@ -5,6 +5,13 @@ the policy's judgement, and with `replay` the backend's replay of a proof found 
 its own, so the provers go on); then the verdict is cached and recorded as soon as it exists,
 from the thread that produced it, so a killed run loses nothing it finished. Identical
 candidates in flight share one check. Verdicts come back in input order.
+
+Every future the engine hands out is settled, whatever raises on the way (`settle`): a
+recorder or cache that fails (a full disk, a damaged database) fails that candidate's future,
+and the first such failure (`Verifier.failure`) ends the run rather than leaving it waiting.
+A prover the environment will not let start (`ProverCannotStart`) is such a failure too.
+A cancelled run answers what it never checked with `RunCancelled`, which is no verdict and is
+never recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import TracebackType
 from typing import Protocol
 
@@ -37,6 +44,11 @@ from leanfilter.policy import Decision, Policy, default_policy
 from leanfilter.pool import SLOTS_PER_ENGINE, PoolConfig, ProverPool, engine_slot
 from leanfilter.records import BackendName, Candidate, Status, Verdict
 from leanfilter.replays import ReplayJob, ReplayStage
+from leanfilter.sandbox import ProverCannotStart
+
+
+class RunCancelled(Exception):
+    """The run was cancelled before this candidate was checked: no verdict, nothing recorded."""
 
 
 class Recorder(Protocol):
@@ -84,6 +96,13 @@ class Verifier:
         self._toolchains: dict[BackendName, str | ProverUnavailable] = {}
         self._lock = threading.Lock()
         self._replays: ReplayStage | None = None
+        self._cancelled = False
+        self._failed: Future[None] = Future()  # set with the first fatal error
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The first error that is no verdict (the recorder's, the cache's): the run is over."""
+        return self._failed.exception() if self._failed.done() else None
 
     @property
     def version(self) -> str:
@@ -91,8 +110,13 @@ class Verifier:
         return self.policy.version + ("+replay" if self.config.replay else "")
 
     def verify(self, candidates: Iterable[Candidate]) -> Iterator[Verdict]:
-        """Verdicts in input order, streamed; at most `window` candidates are in flight."""
-        return in_order(map(self.submit, candidates), self.config.window)
+        """Verdicts in input order, streamed; at most `window` candidates are in flight. The
+        first fatal error (`failure`) is raised as soon as it happens."""
+        return self.in_order(map(self.submit, candidates))
+
+    def in_order(self, futures: Iterable[Future[Verdict]]) -> Iterator[Verdict]:
+        """`in_order` over this verifier's window, ended at once by its first fatal error."""
+        return in_order(futures, self.config.window, self._failed)
 
     def verify_all(self, candidates: Iterable[Candidate]) -> list[Verdict]:
         return list(self.verify(candidates))
@@ -101,7 +125,7 @@ class Verifier:
         """The candidate's verdict, recorded as soon as it exists. `sample` numbers it within
         the run (the CLI passes the input line); by default, in order of submission."""
         sample = next(self._samples) if sample is None else sample
-        return _chain(self._answer(candidate), lambda v: self._record(candidate, v, sample))
+        return self._chain(self._answer(candidate), lambda v: self._record(candidate, v, sample))
 
     def _answer(self, candidate: Candidate) -> Future[Verdict]:
         backend = self._backend(candidate.backend)
@@ -113,7 +137,9 @@ class Verifier:
         key = candidate_key(candidate, toolchain=toolchain, policy_version=self.version)
         with self._lock:
             if key in self._inflight:
-                return _chain(self._inflight[key], lambda v: v.model_copy(update={"cached": True}))
+                return self._chain(
+                    self._inflight[key], lambda v: v.model_copy(update={"cached": True})
+                )
             hit = self.cache.get(key)
             if hit is not None:
                 return done(hit)
@@ -135,13 +161,14 @@ class Verifier:
         )
         timeout = self._timeout(backend)
         checked = self._pool(candidate.backend).submit(candidate.header, request, timeout)
-        checked.add_done_callback(
-            lambda f: self._settle(candidate, key, future, self._judge(candidate, f, base), request)
-        )
+        checked.add_done_callback(lambda f: self._settle(candidate, key, future, f, base, request))
         return future
 
     def close(self, cancel: bool = False) -> None:
-        """Wait for the provers and replays to finish their work; with `cancel`, kill them now."""
+        """Wait for the provers and replays to finish their work; with `cancel`, kill them now,
+        and answer every candidate not yet checked with `RunCancelled`."""
+        if cancel:
+            self._cancelled = True  # before the kills: what they end is not a verdict
         if cancel and self._replays is not None:
             self._replays.close(cancel=True)  # first: proofs the provers still find are dropped
         for pool in self._pools.values():
@@ -150,6 +177,12 @@ class Verifier:
         if self._replays is not None and not cancel:
             self._replays.close()  # after the provers: it replays what they found last
         self._replays = None
+        if cancel:
+            with self._lock:
+                unanswered = list(self._inflight.values())
+                self._inflight.clear()
+            for future in unanswered:
+                settle(future, _raise_cancelled)
 
     def __enter__(self) -> Verifier:
         return self
@@ -183,6 +216,19 @@ class Verifier:
             return self._pools[name]
 
     def _settle(
+        self, candidate: Candidate, key: str, future: Future[Verdict], checked: Future[RawResult],
+        base: dict, request: CheckRequest,
+    ) -> None:  # fmt: skip
+        """The prover's answer judged, concluded or sent to replay; `future` fails with any
+        error on the way (a policy that raises, a replay stage that cannot start)."""
+        try:
+            self._judged(candidate, key, future, self._judge(candidate, checked, base), request)
+        except BaseException as e:
+            with self._lock:
+                self._inflight.pop(key, None)
+            self._resolve(future, functools.partial(_raise, e))
+
+    def _judged(
         self, candidate: Candidate, key: str, future: Future[Verdict], verdict: Verdict,
         request: CheckRequest,
     ) -> None:  # fmt: skip
@@ -209,16 +255,12 @@ class Verifier:
     def _judge(self, candidate: Candidate, checked: Future[RawResult], base: dict) -> Verdict:
         try:
             raw = checked.result()
-        except ProverTimeout:
-            return self._verdict(
-                candidate, Status.TIMEOUT, "prover.timeout", "ran past the time limit", **base
-            )
-        except HeaderError as e:
-            return self._verdict(candidate, Status.ERROR, "input.header", str(e), **base)
-        except ProverCrashed as e:
-            return self._verdict(candidate, Status.ERROR, "prover.crashed", str(e), **base)
+        except ProverCannotStart:
+            raise  # the environment's fault, no verdict: it ends the run
         except ProverError as e:
-            return self._verdict(candidate, Status.ERROR, "prover.error", str(e), **base)
+            if self._cancelled:  # killed or dropped by the cancel: never checked
+                raise RunCancelled(str(e)) from e
+            return self._failed_check(candidate, e, base)
         decision = self.policy.judge(candidate, raw)
         return self._decided(
             candidate,
@@ -229,6 +271,20 @@ class Verifier:
             time_s=raw.time_s,
             peak_rss_mb=raw.peak_rss_mb,
         )
+
+    def _failed_check(self, candidate: Candidate, error: ProverError, base: dict) -> Verdict:
+        if isinstance(error, ProverTimeout):
+            return self._verdict(
+                candidate, Status.TIMEOUT, "prover.timeout", "ran past the time limit", **base
+            )
+        reason = (
+            "input.header"
+            if isinstance(error, HeaderError)
+            else "prover.crashed"
+            if isinstance(error, ProverCrashed)
+            else "engine.error"
+        )
+        return self._verdict(candidate, Status.ERROR, reason, str(error), **base)
 
     def _decided(
         self, candidate: Candidate, decision: Decision, base: dict, **fields: object
@@ -259,36 +315,90 @@ class Verifier:
     def _conclude(
         self, candidate: Candidate, key: str, future: Future[Verdict], verdict: Verdict
     ) -> None:
-        self.cache.put(key, verdict)  # the cache keeps only answers that another try cannot change
         with self._lock:
             self._inflight.pop(key, None)
-        future.set_result(verdict)
+        self._resolve(future, lambda: self._cached(key, verdict))
+
+    def _cached(self, key: str, verdict: Verdict) -> Verdict:
+        self.cache.put(key, verdict)  # the cache keeps only answers that another try cannot change
+        return verdict
 
     def _record(self, candidate: Candidate, verdict: Verdict, sample: int) -> Verdict:
         if self.recorder is not None:
             self.recorder.record(candidate, verdict, self.run_id, sample=sample)
         return verdict
 
+    def _chain(
+        self, source: Future[Verdict], change: Callable[[Verdict], Verdict]
+    ) -> Future[Verdict]:
+        """A future of `change` applied to `source`'s verdict; `source`'s error passes on."""
+        out: Future[Verdict] = Future()
+        source.add_done_callback(lambda f: self._resolve(out, lambda: change(f.result())))
+        return out
 
-def in_order(futures: Iterable[Future[Verdict]], window: int) -> Iterator[Verdict]:
+    def _resolve(self, future: Future[Verdict], compute: Callable[[], Verdict]) -> None:
+        """Every completion path ends here: `future` is settled with `compute`'s verdict or
+        its error, and an error that is no cancel becomes the run's failure too."""
+        settle(future, functools.partial(self._watched, compute))
+
+    def _watched(self, compute: Callable[[], Verdict]) -> Verdict:
+        try:
+            return compute()
+        except RunCancelled:
+            raise
+        except BaseException as e:
+            settle(self._failed, functools.partial(_raise, e))
+            raise
+
+
+def in_order(
+    futures: Iterable[Future[Verdict]], window: int, failed: Future[None] | None = None
+) -> Iterator[Verdict]:
     """Results in the order the futures come, each as soon as it and all before it are done;
-    the source is read ahead by at most `window` futures."""
+    the source is read ahead by at most `window` futures. Once `failed` is done, its error is
+    raised instead of waiting for the next future that is not done."""
     pending: deque[Future[Verdict]] = deque()
     for future in futures:
         pending.append(future)
         while pending and (len(pending) > window or pending[0].done()):
-            yield pending.popleft().result()
+            yield _next(pending, failed)
     while pending:
-        yield pending.popleft().result()
+        yield _next(pending, failed)
+
+
+def _next(pending: deque[Future[Verdict]], failed: Future[None] | None) -> Verdict:
+    """The next verdict once it is done; the failure instead, if that comes first."""
+    if failed is not None and not pending[0].done():
+        wait([pending[0], failed], return_when=FIRST_COMPLETED)
+        if not pending[0].done():
+            failed.result()
+    return pending.popleft().result()
+
+
+def settle(future: Future, compute: Callable[[], object]) -> None:
+    """Resolve `future` with what `compute` returns, or with the error it raises; a future
+    already resolved (by a cancel that came first) is left as it is."""
+    if future.done():
+        return
+    try:
+        value = compute()
+    except BaseException as e:
+        if not future.done():
+            future.set_exception(e)
+        return
+    if not future.done():
+        future.set_result(value)
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+def _raise_cancelled() -> None:
+    raise RunCancelled("the run was cancelled before this candidate was checked")
 
 
 def done(verdict: Verdict) -> Future[Verdict]:
     future: Future[Verdict] = Future()
     future.set_result(verdict)
     return future
-
-
-def _chain(source: Future[Verdict], change: Callable[[Verdict], Verdict]) -> Future[Verdict]:
-    out: Future[Verdict] = Future()
-    source.add_done_callback(lambda f: out.set_result(change(f.result())))
-    return out

@@ -92,6 +92,12 @@ class RunTally(BaseModel):
     def solved(self) -> set[str]:
         return {name for name, t in self.problems.items() if t.proved > 0}
 
+    def restricted(self, names: set[str]) -> RunTally:
+        """The same run on the problems in `names` only, so that runs over different problem
+        sets are measured on the same problems."""
+        kept = {name: t for name, t in self.problems.items() if name in names}
+        return RunTally(label=self.label, problems=kept)
+
 
 class Interval(BaseModel):
     estimate: float
@@ -200,6 +206,12 @@ class Bucket(str, Enum):
 BUCKET_FLOORS: tuple[tuple[Bucket, float], ...] = ((Bucket.EASY, 0.9), (Bucket.MEDIUM, 0.3))
 
 
+def bucket_thresholds() -> str:
+    """The bucket rule in words, as a report prints it: `easy ≥ 0.9, medium ≥ 0.3, …`."""
+    floors = ", ".join(f"{bucket.value} ≥ {floor}" for bucket, floor in BUCKET_FLOORS)
+    return f"{floors}, {Bucket.HARD.value} > 0, {Bucket.UNSOLVED.value} = 0"
+
+
 def bucket_of(pass_at_1: float) -> Bucket:
     """easy ≥ 90% pass@1, medium ≥ 30%, hard > 0, unsolved otherwise."""
     for bucket, floor in BUCKET_FLOORS:
@@ -268,6 +280,11 @@ class DiversitySummary(BaseModel):
     tactic_simpson: float
     premise_shannon: float
     premise_simpson: float
+    single_tactic: int
+    """Problems whose proofs use fewer than two distinct tactics: both indices 0 by construction."""
+    single_premise: int
+    """Problems whose proofs name fewer than two distinct premises (none, for Coq proofs that close
+    goals with decision procedures such as `lia`): both indices 0 by construction."""
 
 
 def summarize_diversity(table: Mapping[str, DiversityStats]) -> DiversitySummary | None:
@@ -286,4 +303,6 @@ def summarize_diversity(table: Mapping[str, DiversityStats]) -> DiversitySummary
         tactic_simpson=mean("tactic_simpson"),
         premise_shannon=mean("premise_shannon"),
         premise_simpson=mean("premise_simpson"),
+        single_tactic=sum(row.tactics < 2 for row in rows),
+        single_premise=sum(row.premises < 2 for row in rows),
     )

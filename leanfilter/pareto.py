@@ -44,6 +44,13 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i])
 
 
+def _tied_with(points: Sequence[tuple[float, float]], front: Sequence[int]) -> list[bool]:
+    """Whether each point is on the frontier, a point equal to a frontier point included: two
+    identical runs are both drawn on it, so neither hides the other as "dominated"."""
+    frontier = {points[i] for i in front}
+    return [point in frontier for point in points]
+
+
 def plot_pareto(points: Sequence[ParetoPoint], k: int, path: Path) -> None:
     pareto_figure(points, k).savefig(path)
 
@@ -52,11 +59,12 @@ def pareto_figure(points: Sequence[ParetoPoint], k: int) -> Figure:
     """Precision on x, coverage on y, bootstrap intervals as error bars, the frontier dashed."""
     xy = [(p.precision.estimate, p.coverage.estimate) for p in points]
     front = pareto_front(xy)
+    on_the_front = _tied_with(xy, front)
     fig = Figure(figsize=(6.4, 4.8), dpi=150)  # no pyplot: no global state, no display backend
     canvas = FigureCanvasAgg(fig)
     ax = fig.subplots()
     for on_front, style in ((True, _FRONT), (False, _DOMINATED)):
-        chosen = [i for i in range(len(points)) if (i in front) == on_front]
+        chosen = [i for i in range(len(points)) if on_the_front[i] == on_front]
         if chosen:
             ax.errorbar(
                 [xy[i][0] for i in chosen],
@@ -78,7 +86,7 @@ def pareto_figure(points: Sequence[ParetoPoint], k: int) -> Figure:
             xytext=_NEAR_OFFSETS[0],
             textcoords="offset points",
             fontsize=8,
-            color="black" if i in front else "dimgray",
+            color="black" if on_the_front[i] else "dimgray",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
             arrowprops={"arrowstyle": "-", "color": "gray", "lw": 0.6, "shrinkB": 4},
             zorder=4,

@@ -119,3 +119,4 @@ class RunInfo(BaseModel):
     config: dict[str, object] = Field(default_factory=dict)
     started: float
     ended: float | None = None
+    outcome: str | None = None  # completed | interrupted | failed; None: running or killed

@@ -8,13 +8,14 @@ input file it was made from, which can be given alongside.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from leanfilter.db import ProofDB
 from leanfilter.diversity import ProofRecord
+from leanfilter.inputs import read_candidates
 from leanfilter.metrics import ProblemTally, RunTally
 from leanfilter.records import Candidate, Problem, Status
 from leanfilter.verdict_files import VerdictFormat, read_verdict_file
@@ -63,6 +64,13 @@ def verdict_file_run(
     tally = RunTally.from_statuses(label, _verdict_statuses(path))
     if candidates is None:
         return LoadedRun(tally=tally)
+    verdicts = tally.samples + tally.errors
+    lines = sum(1 for _ in read_candidates(candidates, problems))
+    if lines != verdicts:
+        raise ValueError(
+            f"{candidates} holds {lines} input lines but {path} holds {verdicts} verdicts:"
+            " not the input these verdicts came from"
+        )
     results = read_verdict_file(
         path, VerdictFormat.LEANFILTER, candidates=candidates, problems=problems
     )
@@ -108,11 +116,18 @@ def _proof_record(candidate: Candidate, used_constants: list[str] | None) -> Pro
 def _verdict_statuses(path: Path) -> Iterator[tuple[str, Status]]:
     """(problem, status) per line: all the metrics need, without parsing whole verdicts."""
     with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                yield str(record["name"]), Status(record["status"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                raise ValueError(f"{path}:{number}: not a verdict line ({e})") from e
+        try:
+            yield from _statuses(path, lines)
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: neither a verdict file nor a proof database ({e})") from e
+
+
+def _statuses(path: Path, lines: Iterable[str]) -> Iterator[tuple[str, Status]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            yield str(record["name"]), Status(record["status"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}:{number}: not a verdict line ({e})") from e

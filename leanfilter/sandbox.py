@@ -25,7 +25,8 @@ from pathlib import Path
 import psutil
 from pydantic import BaseModel, Field
 
-from leanfilter.backends.base import ProverCrashed, ProverTimeout
+from leanfilter._jail import EXIT_CANNOT_START
+from leanfilter.backends.base import ProverCrashed, ProverError, ProverTimeout
 
 _READ_CHUNK = 1 << 16
 _WINDOW = 1 << 16  # the longest text a read_until pattern may need to match
@@ -37,6 +38,11 @@ _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM")
 
 class ProverOutputTooLarge(ProverCrashed):
     """The prover wrote more than `output_mb` for one request; it has been killed."""
+
+
+class ProverCannotStart(ProverError):
+    """The jail could not start the prover at all (a limit this machine will not grant, a
+    binary that cannot run): a fault of the environment, not of any candidate."""
 
 
 class SandboxConfig(BaseModel):
@@ -145,10 +151,13 @@ class JailedProcess:
         self._buffer.put(self._decoder.decode(chunk))
         return bool(chunk)
 
-    def _die(self, error: ProverCrashed | ProverTimeout) -> ProverCrashed | ProverTimeout:
-        """Kill the tree; the error to raise, with the last words the prover wrote."""
+    def _die(self, error: ProverCrashed | ProverTimeout) -> ProverError:
+        """Kill the tree; the error to raise, with the last words the prover wrote, or
+        `ProverCannotStart` if the jail never started the prover."""
         tail = self._tail()
         self.kill()
+        if self.proc.returncode == EXIT_CANNOT_START:
+            return ProverCannotStart(tail.removeprefix(": ") or "the prover cannot start")
         return type(error)(f"{error}{tail}")
 
     def rss_mb(self) -> float:
@@ -170,9 +179,12 @@ class JailedProcess:
     def abort(self) -> None:
         """Kill the prover now, from any thread. Whoever is reading gets ProverCrashed and then
         calls kill(), which reaps and closes."""
+        self._tree_at = -_TREE_TTL  # a fresh look: the prover may have started since
         with _gone():
             for p in self._tree()[1:]:
                 p.kill()
+        with _gone():  # and the launcher's group, for a prover not forked yet (no tree to kill)
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """Kill the whole tree and reap it, so no process of the jail's uid outlives this call.

@@ -120,12 +120,10 @@ def _leanfilter(
     backend: BackendName | None,
 ) -> Iterator[ImportedResult]:
     """Verdict lines joined to input lines by line number; input lines that held no candidate
-    (their verdict says why) have nothing to store and are passed over."""
-    inputs = {
-        line: entry
-        for line, entry in read_candidates(candidates, problems, backend)
-        if not isinstance(entry, InputError)
-    }
+    (their `error` verdict says why) have nothing to store and are passed over. A verdict with an
+    answer for a line that holds no candidate here means the input is read otherwise than the run
+    read it (without its `--problems`, say): refused, with the line's fault."""
+    inputs = dict(read_candidates(candidates, problems, backend))
     for number, record in records:
         where = f"{path}:{number}"
         try:
@@ -134,7 +132,12 @@ def _leanfilter(
         except (KeyError, ValidationError) as e:
             raise VerdictFileError(f"{where}: not a leanfilter verdict: {_reason(e)}") from e
         candidate = inputs.get(line)
-        if candidate is None:
+        if isinstance(candidate, InputError) and verdict.status is not Status.ERROR:
+            raise VerdictFileError(
+                f"{where}: a {verdict.status.value} verdict, but line {line} of {candidates} holds"
+                f" no candidate as read here: {candidate.message}"
+            )
+        if candidate is None or isinstance(candidate, InputError):
             continue
         if candidate.name != verdict.name:
             raise VerdictFileError(

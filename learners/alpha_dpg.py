@@ -1,6 +1,6 @@
 """alpha-DPG: fit π_θ to the verified target by minimising the Amari divergence D_alpha(π_θ‖p_x).
 
-DESIGN.md, "The learners' mathematics", alpha-DPG: with r = log p_x(y) - log π_θ(y|x),
+docs/learners.md, "The mathematics", alpha-DPG: with r = log p_x(y) - log π_θ(y|x),
 
     R = min(exp((1-alpha)·r) - 1, M),  M = 10    (alpha < 1; alpha = 0 gives R = p/π_θ - 1)
     R = min(1 + r, M)                            (alpha = 1, reverse KL)

@@ -1,4 +1,4 @@
-"""The RL baselines of DESIGN.md ("Baselines"), each only its advantage over the shared surrogate.
+"""The RL baselines of docs/learners.md, each only its advantage over the shared surrogate.
 
 Rewards are v ∈ {0, 1} (NaN: unknown, left out). All use the constant normaliser L_max except GRPO,
 which keeps its per-sequence 1/|y_i|.

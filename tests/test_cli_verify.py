@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from filesystems import tmpfs
 
 pytestmark = pytest.mark.coq
 
@@ -138,9 +141,9 @@ def test_a_bad_problems_file_names_file_and_line(tmp_path: Path) -> None:
 def test_ctrl_c_stops_at_once_kills_the_provers_and_leaves_whole_lines(tmp_path: Path) -> None:
     proofs = ["intros; lia."] * 3 + ["intros. do 1000000000 idtac."] + ["intros; lia."] * 3
     source = write_lines(tmp_path / "in.jsonl", [good(p) for p in proofs])
-    out = tmp_path / "out.jsonl"
+    out, db = tmp_path / "out.jsonl", tmp_path / "proofs.db"
     argv = [sys.executable, "-m", "leanfilter", "verify", str(source), "-o", str(out)]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*argv, "--db", str(db)], stderr=subprocess.PIPE, text=True)
     provers: list[psutil.Process] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(p.name() == "coqtop" for p in provers):
@@ -154,6 +157,13 @@ def test_ctrl_c_stops_at_once_kills_the_provers_and_leaves_whole_lines(tmp_path:
     for verdict in verdicts(out):  # each written line parses: none was cut in half
         assert verdict["status"] == "proved"
     assert not [p for p in provers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    # Lines never checked are no verdicts: the database holds the answers found, no `error`,
+    # and says the run was interrupted.
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        statuses = [r[0] for r in conn.execute("SELECT status FROM verdicts WHERE run_id != ''")]
+        outcomes = [r[0] for r in conn.execute("SELECT outcome FROM runs")]
+    assert set(statuses) <= {"proved"} and len(statuses) >= len(verdicts(out))
+    assert outcomes == ["interrupted"]
 
 
 def test_replay_confirms_each_proof_found(tmp_path: Path) -> None:
@@ -185,3 +195,63 @@ def test_replay_without_coqchk_proves_nothing_and_says_why_once(tmp_path: Path) 
     assert [v["reason"] for v in verdicts(out)] == ["replay.unavailable"] * 2
     notices = [x for x in result.stderr.splitlines() if "replay needs coqc and coqchk" in x]
     assert len(notices) == 1
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line_before_any_work(
+    tmp_path: Path,
+) -> None:
+    source = write_lines(tmp_path / "in.jsonl", [good()])
+    db = tmp_path / "proofs.db"
+    result = run_cli(str(source), "-o", "/nonexistent_dir/out.jsonl", "--db", str(db))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: /nonexistent_dir/out.jsonl: cannot write: No such file or directory"
+    ]
+    assert not db.exists()  # no run record, no database: nothing was done
+
+
+def test_a_read_only_output_is_one_line_before_any_work(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "in.jsonl", [good()])
+    with tmpfs(tmp_path / "ro", 64, read_only=True) as read_only:
+        target = read_only / "out.jsonl"
+        result = run_cli(str(source), "-o", str(target))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {target}: cannot write: Read-only file system"
+    ]
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", b"  \n\n"])
+def test_empty_input_says_there_were_no_candidates(tmp_path: Path, content: bytes) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(content)
+    result = run_cli(str(source))
+    if content:  # blank lines are lines: each gets its error verdict
+        assert result.returncode == 0 and result.stdout.count("the line is empty") >= 1
+        return
+    assert result.returncode == 1
+    assert f"{source}: the input had no candidates" in result.stderr
+
+
+def test_dash_reads_candidates_from_standard_input(tmp_path: Path) -> None:
+    text = "\n".join([good(), good("intros. reflexivity.")]) + "\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "leanfilter", "verify", "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    statuses = [json.loads(x)["status"] for x in result.stdout.splitlines()]
+    assert statuses == ["proved", "failed"]
+    empty = subprocess.run(
+        [sys.executable, "-m", "leanfilter", "verify", "-"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert empty.returncode == 1 and "standard input: the input had no candidates" in empty.stderr

@@ -420,6 +420,56 @@ def test_damage_found_later_is_reported_the_same_way(tmp_path):
     assert sha256(path) == before
 
 
+@pytest.mark.parametrize("damage", ["one page of 0xFF", "64 KiB of junk"])
+def test_damage_in_the_middle_is_refused_at_opening_byte_for_byte(tmp_path, damage):
+    """The header is intact, so only reading every page finds it: before any write."""
+    path = tmp_path / "proofs.db"
+    _filled(path)
+    data = bytearray(path.read_bytes())
+    page, middle = 4096, len(data) // 2 // 4096 * 4096
+    assert middle >= 4 * page  # well past the header and the schema
+    if damage == "one page of 0xFF":
+        data[middle : middle + page] = b"\xff" * page
+    else:
+        data[middle : middle + 16 * page] = os.urandom(16 * page)
+    path.write_bytes(bytes(data))
+    assert "damaged" in _refused(path, DamagedProofDB)
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+
+
+def test_a_schema_1_file_is_upgraded_and_keeps_its_verdicts(tmp_path):
+    path = tmp_path / "proofs.db"
+    _filled(path)
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE runs DROP COLUMN outcome")
+    conn.execute("PRAGMA user_version=1")
+    conn.close()
+    with ProofDB(path) as db:
+        run = db.start_run("leanfilter verify", {})
+        db.end_run(run.id, "interrupted")
+        assert [r.outcome for r in db.runs()] == ["interrupted"]
+        assert len(list(db.results(run_id="run"))) == 300
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_a_write_that_fails_is_rolled_back_and_named(tmp_path):
+    """A file that stops accepting writes mid-transaction: no half-applied rows of ours."""
+    path = tmp_path / "proofs.db"
+    _filled(path)
+    with ProofDB(path) as db:
+        c = candidate("exact 999.")
+        db._db.conn.execute(
+            f"PRAGMA max_page_count={db._db.conn.execute('PRAGMA page_count').fetchone()[0]}"
+        )
+        big = verdict_for(c).model_copy(update={"detail": "x" * 200_000})
+        with pytest.raises(ProofDBError, match=f"{path}: database or disk is full"):
+            db.record(c, big, "run")
+        assert not db._db.conn.in_transaction
+        assert len(list(db.results(run_id="run"))) == 300
+
+
 def test_an_empty_file_becomes_a_database(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()

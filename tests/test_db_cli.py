@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
 
@@ -105,7 +106,6 @@ def test_accepted_in_a_run_as_json_lines(filled):
         "intros. rewrite Nat.add_0_r. reflexivity.",
     }
     assert all(r.verdict.status is Status.PROVED and r.candidate.sampler for r in results)
-    assert db_cli("accepted", path, "no-such-run") == (0, "")
 
 
 def test_export_to_json_lines(filled, tmp_path):
@@ -151,7 +151,7 @@ def test_export_to_a_hugging_face_folder(filled, tmp_path):
 
 def test_the_exported_folder_loads_with_datasets(filled, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # read before the import: never the network
-    datasets = pytest.importorskip("datasets")
+    datasets = importlib.import_module("datasets")  # a dev dependency: never skipped
     path, _ = filled
     folder = tmp_path / "dataset"
     assert db_cli("export", path, folder, "--format", "hf")[0] == 0
@@ -326,3 +326,82 @@ def test_bad_verdict_files_get_one_line_errors(tmp_path, content, message):
     code, out = db_cli("import", tmp_path / "p.db", bad)
     assert code == 1
     assert message in out and out.strip().count("\n") == 0
+
+
+# -- refusals: a command that cannot do what it was asked says why, with a non-zero exit ------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stats", "--run", "nosuch"],
+        ["solved", "--run", "nosuch"],
+        ["accepted", "nosuch"],
+        ["diversity", "--run", "nosuch"],
+        ["export", "OUT", "--run", "nosuch"],
+    ],
+)
+def test_an_unknown_run_is_said_not_to_exist(filled, tmp_path, command):
+    path, _ = filled
+    args = [str(tmp_path / "out.jsonl") if part == "OUT" else part for part in command]
+    code, out = db_cli(args[0], path, *args[1:])
+    assert code == 1
+    assert "no run 'nosuch'" in out and out.strip().count("\n") == 0
+
+
+def test_a_run_is_found_by_the_prefix_stats_labels_it_with(filled):
+    path, run_id = filled
+    assert db_cli("solved", path, "--run", run_id[:8]) == (0, "a\n")
+
+
+def verify_output(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Inputs that name their problems, the problems file, and verdict lines for them."""
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(
+        json.dumps({"name": "p1", "backend": "coq", "header": HEADER,
+                    "statement": "Theorem p1 : 1 + 1 = 2."}) + "\n"
+    )  # fmt: skip
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"name": "p1", "proof": "lia."}\n{"name": "p1", "proof": "auto."}\n')
+    output = tmp_path / "out.jsonl"
+    output.write_text(
+        '{"line": 1, "name": "p1", "status": "proved", "backend": "coq", "axioms": []}\n'
+        '{"line": 2, "name": "p1", "status": "failed", "backend": "coq"}\n'
+    )
+    return inputs, problems, output
+
+
+def runs_in(path: Path) -> list:
+    if not path.exists():
+        return []
+    with ProofDB(path) as db:
+        return db.runs()
+
+
+def test_an_import_without_the_runs_problems_says_why_and_stores_nothing(tmp_path):
+    inputs, problems, output = verify_output(tmp_path)
+    path = tmp_path / "p.db"
+    code, out = db_cli("import", path, output, "--inputs", inputs)
+    assert code == 1 and "no candidate as read here" in out and "--problems" in out
+    assert runs_in(path) == []
+    code, out = db_cli("import", path, output, "--inputs", inputs, "--problems", problems)
+    assert code == 0 and "2 verdicts imported from 2 records" in out
+    assert [run.ended is not None for run in runs_in(path)] == [True]
+
+
+def test_a_failed_import_leaves_no_half_made_run(tmp_path):
+    inputs, problems, output = verify_output(tmp_path)
+    output.write_text(output.read_text() + '{"line": 3, "status": "proved"}\n')
+    path = tmp_path / "p.db"
+    code, out = db_cli("import", path, output, "--inputs", inputs, "--problems", problems)
+    assert code == 1 and ":3: not a leanfilter verdict" in out
+    assert runs_in(path) == []
+
+
+def test_an_import_that_finds_nothing_says_so(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    path = tmp_path / "p.db"
+    code, out = db_cli("import", path, empty)
+    assert code == 1 and "nothing to import" in out
+    assert runs_in(path) == []

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from filesystems import fill, tmpfs
 
 from leanfilter.db import ProofDB, candidate_id
 from leanfilter.inputs import load_problems, read_candidates
@@ -249,3 +250,85 @@ def test_every_line_is_recorded_when_its_twin_is_in_flight(tmp_path):
     with ProofDB(db) as store:
         (run,) = store.runs()
     _assert_run_is_complete(db, run.id, dict(read_candidates(candidates)))
+
+
+def _arith(path: Path, count: int) -> Path:
+    """`count` distinct quick Coq candidates, one header: seconds of work."""
+    header = "Require Import Arith Lia.\n"
+    path.write_text(
+        "".join(
+            json.dumps({"name": f"t{i}", "header": header, "proof": "intros; lia.",
+                        "formal_statement": f"Theorem t{i} : forall n : nat, n + {i} = {i} + n."})
+            + "\n"
+            for i in range(count)
+        )
+    )  # fmt: skip
+    return path
+
+
+def _run_until_full(source: Path, db: Path, out: Path, full: Path) -> tuple[int, str]:
+    """Start a run, let it write a few verdicts, then fill the filesystem at `full`."""
+    argv = [
+        *VERIFY,
+        str(source),
+        "--db",
+        str(db),
+        "-o",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            if out.exists() and out.read_text().count("\n") >= 3:
+                break
+            time.sleep(0.05)
+        fill(full)
+        _, err = process.communicate(timeout=120)
+    finally:
+        _kill_group(process)
+    return process.returncode, err
+
+
+def _whole_lines(out: Path) -> list[dict]:
+    text = out.read_text()
+    assert not text or text.endswith("\n"), "a line was cut in half"
+    return [json.loads(x) for x in text.splitlines()]
+
+
+def _one_error(err: str) -> str:
+    """The one line the run ended with; never a traceback."""
+    errors = [x for x in err.splitlines() if x.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
+def test_a_database_whose_disk_fills_up_ends_the_run_in_one_line(tmp_path):
+    source, out = _arith(tmp_path / "in.jsonl", 400), tmp_path / "out.jsonl"
+    with tmpfs(tmp_path / "small", 8192) as small:
+        db = small / "proofs.db"
+        code, err = _run_until_full(source, db, out, small)
+        error = _one_error(err)
+        assert code == 1 and str(db) in error and "full" in error
+        written = _whole_lines(out)
+        assert 0 < len(written) < 400
+        (small / "filler").unlink()
+        with ProofDB(db) as reopened:  # as SQLite left it: opens, passes its check
+            recorded = {s.name for s in reopened.problem_stats()}
+        assert {v["name"] for v in written} <= recorded  # recorded before written out
+
+
+def test_an_output_whose_disk_fills_up_ends_the_run_and_keeps_whole_lines(tmp_path):
+    source, db = _arith(tmp_path / "in.jsonl", 400), tmp_path / "proofs.db"
+    with tmpfs(tmp_path / "small", 64) as small:
+        out = small / "out.jsonl"
+        code, err = _run_until_full(source, db, out, small)
+        assert code == 1
+        assert f"{out}: cannot write: No space left on device" in _one_error(err)
+        written = _whole_lines(out)
+    assert 0 < len(written) < 400
+    outcome = _read(db, "SELECT outcome FROM runs")
+    assert outcome == [("failed",)]

@@ -18,7 +18,6 @@ from lean_replay.world import (
     ReplayWorld,
     definition_candidate,
     foo_candidate,
-    transcripts_dir,
 )
 
 from leanfilter.backends.base import CheckRequest, HeaderError, ProverCrashed, ProverTimeout
@@ -145,7 +144,6 @@ def test_layout_attributes_lines_to_parts():
     ]
 
 
-@pytest.mark.skipif(not transcripts_dir().is_dir(), reason="recorded REPL transcripts not found")
 def test_file_mode_and_repl_agree_on_positions_and_audit(world):
     """The cross-check: the same error, reported by each protocol, reads the same."""
     req = request("\n  norm_num\n  rfl")

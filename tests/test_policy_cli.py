@@ -69,3 +69,20 @@ def test_a_bad_policy_file_stops_the_run_before_any_check(tmp_path: Path) -> Non
     assert done.returncode != 0
     assert "everything" in done.stderr
     assert lines == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("policy.json", '{"no_such_field": 1}', "no_such_field: Extra inputs are not permitted"),
+        ("policy.json", "not json", "Expecting value"),
+        ("policy.toml", "x = \n", "Invalid value"),
+    ],
+)
+def test_a_bad_policy_file_is_named_in_one_line(tmp_path, name, content, reason):
+    policy = tmp_path / name
+    policy.write_text(content)
+    done, lines = verify(tmp_path, "--policy", str(policy))
+    assert done.returncode == 1 and lines == []
+    assert done.stderr == f"Error: {policy}: not a policy file: {done.stderr.split(': ', 3)[3]}"
+    assert reason in done.stderr and done.stderr.count("\n") == 1

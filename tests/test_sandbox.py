@@ -11,11 +11,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from doubles.readable import jail_readable
 
 from leanfilter.backends.base import ProverCrashed, ProverTimeout
 from leanfilter.sandbox import JailedProcess, SandboxConfig, isolation_report
 
-HOSTILE = Path(__file__).parent / "doubles" / "hostile_prover.py"
+HOSTILE = jail_readable(Path(__file__).parent / "doubles" / "hostile_prover.py")
 # The jail drops to an unprivileged uid that cannot read a Python installed under /root.
 PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 ISOLATED = isolation_report()
@@ -89,6 +90,15 @@ def test_timeout_kills_the_prover() -> None:
     proc.read_until(re.compile("HANGING"), time.monotonic() + 30)
     with pytest.raises(ProverTimeout):
         proc.read_until(re.compile("never"), time.monotonic() + 0.5)
+    assert not proc.alive
+
+
+def test_an_abort_before_the_prover_has_started_still_stops_it() -> None:
+    # aborted at once: the launcher has not forked the prover yet, so there is no tree to kill
+    proc = JailedProcess(["sleep", "600"], SandboxConfig(), 4)
+    proc.abort()
+    with pytest.raises(ProverCrashed):
+        proc.read_until(re.compile("never"), time.monotonic() + 30)
     assert not proc.alive
 
 

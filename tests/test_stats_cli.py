@@ -285,3 +285,91 @@ def test_labels_sit_by_their_own_point_or_on_a_leader_line_and_never_overlap():
             distances = np.linalg.norm(markers - box.get_points().mean(axis=0), axis=1)
             assert np.argmin(distances) == own
         assert not any(box.overlaps(other) for other in boxes[:own])
+
+
+# -- what is not comparable is said, cut down or refused ------------------------------------
+
+
+def test_the_k_left_out_are_named_with_the_reason(tmp_path):
+    run = write_run(tmp_path / "r.jsonl", {"x": [P, F, F, P], "y": [F, F, F, F]})
+    code, output = stats(str(run))
+    assert code == 0, output
+    note = "pass@8, pass@64, pass@256 not estimated: no problem has that many answered samples"
+    assert f"  {note} (the most is 4)\n" in output
+
+
+def test_the_bucket_thresholds_are_shown(tmp_path):
+    run = write_run(tmp_path / "r.jsonl", {"x": [P, F]})
+    code, output = stats(str(run))
+    assert code == 0, output
+    assert "(easy ≥ 0.9, medium ≥ 0.3, hard > 0, unsolved = 0)" in output
+
+
+def test_candidates_that_do_not_match_the_verdicts_are_refused_with_both_counts(tmp_path):
+    verdicts = write_run(tmp_path / "run.jsonl", {"x": [P, F, P]})
+    inputs = tmp_path / "inputs.jsonl"
+    line = json.dumps({"name": "x", "formal_statement": STATEMENT, "proof": "lia."})
+    inputs.write_text(line + "\n")
+    code, output = stats(str(verdicts), "--candidates", str(inputs))
+    assert code == 1
+    assert f"{inputs} holds 1 input lines but {verdicts} holds 3 verdicts" in output
+
+
+def test_runs_over_different_problems_are_compared_on_the_shared_ones(tmp_path):
+    wide = write_run(tmp_path / "wide.jsonl", {f"p{i}": [F, F] for i in range(10)} | {"a": [P, F]})
+    narrow = write_run(tmp_path / "narrow.jsonl", {"a": [P, P], "b": [P, P]})
+    plot = tmp_path / "plot.png"
+    code, output = stats(str(wide), str(narrow), "--k", "1,2", "--plot", str(plot))
+    assert code == 0, output
+    assert "the runs cover different problems (wide 11, narrow 2)" in output
+    assert "over the 1 problems they share" in output
+    assert metric_row(output, "wide", 1)[0] == pytest.approx(0.5, abs=5e-4)
+    assert metric_row(output, "narrow", 1)[3] == 1
+
+
+def test_runs_that_share_no_problem_are_refused(tmp_path):
+    one = write_run(tmp_path / "one.jsonl", {"a": [P]})
+    two = write_run(tmp_path / "two.jsonl", {"b": [P]})
+    code, output = stats(str(one), str(two))
+    assert code == 1 and "the runs share no problem (one 1, two 1)" in output
+
+
+def test_a_diversity_index_that_is_0_by_construction_says_why(tmp_path):
+    outcomes = {"x": [P, P]}
+    verdicts = write_run(tmp_path / "run.jsonl", outcomes)
+    inputs = tmp_path / "inputs.jsonl"
+    lines = [{"name": "x", "formal_statement": STATEMENT, "proof": p} for p in ("lia.", "nia.")]
+    inputs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, output = stats(str(verdicts), "--candidates", str(inputs))
+    assert code == 0, output
+    premises = next(line for line in output.splitlines() if "premises  Shannon" in line)
+    assert "0.000" in premises
+    assert "1 of 1 problems: their proofs name fewer than 2 distinct premises" in premises
+    tactics = next(line for line in output.splitlines() if "tactics   Shannon" in line)
+    assert "by construction" not in tactics
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 0, 2]])
+def test_identical_runs_are_both_drawn_on_the_frontier(order):
+    def interval(value: float) -> Interval:
+        return Interval(estimate=value, low=value - 0.05, high=value + 0.05, confidence=0.95)
+
+    runs = [("same-a", 0.5, 0.8), ("same-b", 0.5, 0.8), ("beaten", 0.3, 0.6)]
+    points = [
+        ParetoPoint(label=label, precision=interval(x), coverage=interval(y))
+        for label, x, y in (runs[i] for i in order)
+    ]
+    ax = pareto_figure(points, 8).axes[0]
+    drawn = {c.get_label(): len(c.lines[0].get_xdata()) for c in ax.containers}
+    assert drawn == {"on the Pareto frontier": 2, "dominated": 1}
+    colours = {text.get_text(): text.get_color() for text in ax.texts}
+    assert colours["same-a"] == colours["same-b"] == "black"
+
+
+def test_a_junk_file_is_named_in_one_line(tmp_path):
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n\xd0\xff\x00binary")
+    code, output = stats(str(junk))
+    assert code == 1
+    assert f"{junk}: neither a verdict file nor a proof database" in output
+    assert output.strip().count("\n") == 0

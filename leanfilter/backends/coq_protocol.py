@@ -14,7 +14,7 @@ from leanfilter.backends.base import first_error
 from leanfilter.records import Message, Position, Severity
 
 # No part can run past a `<`, so text full of opened prompts is scanned in linear time.
-_PROMPT = re.compile(r"<prompt>([^\s<]+) < (\d+) \|([^|<]*)\| \d+ < </prompt>")
+_PROMPT = re.compile(r"<prompt>([^ \n<]+) < (\d+) \|([^|<]*)\| \d+ < </prompt>")
 _LOCATION = re.compile(r"Toplevel input, characters (\d+)-(\d+):")
 _OPEN, _CLOSE = "<infomsg>", "</infomsg>"
 _WARNING_TAGS = re.compile(r"</?warning>")

@@ -17,7 +17,12 @@ from leanfilter.diversity import ProofRecord, build_graph, diversity_table, writ
 from leanfilter.export import write_hf_dataset, write_jsonl
 from leanfilter.inputs import load_problems
 from leanfilter.records import BackendName
-from leanfilter.verdict_files import VerdictFileError, VerdictFormat, read_verdict_file
+from leanfilter.verdict_files import (
+    ImportedResult,
+    VerdictFileError,
+    VerdictFormat,
+    read_verdict_file,
+)
 
 F = TypeVar("F", bound=Callable[..., object])
 IMPORT_BATCH = 1000
@@ -43,6 +48,22 @@ def opened(path: str) -> Iterator[ProofDB]:
         raise click.ClickException(str(e)) from e
 
 
+def known_run(store: ProofDB, run_id: str) -> str:
+    """The full id of the run named by `run_id` or by a prefix of it (as `stats` labels runs);
+    a run the database does not hold is refused rather than answered with nothing."""
+    ids = [run.id for run in store.runs()]
+    if run_id in ids:
+        return run_id
+    matches = [i for i in ids if i.startswith(run_id)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise click.ClickException(f"{run_id!r} names {len(matches)} runs in {store.path}")
+    raise click.ClickException(
+        f"no run {run_id!r} in {store.path} (`leanfilter db runs` lists its runs)"
+    )
+
+
 @main.group()
 def db() -> None:
     """Query, export and import a proof database (the file `verify --db` writes)."""
@@ -55,7 +76,7 @@ def db() -> None:
 def stats(database: str, run_id: str | None, as_json: bool) -> None:
     """Per problem: candidates, verdicts by status, distinct accepted proofs."""
     with opened(database) as proofs:
-        rows = proofs.problem_stats(run_id)
+        rows = proofs.problem_stats(known_run(proofs, run_id) if run_id else None)
     if as_json:
         for row in rows:
             click.echo(row.model_dump_json())
@@ -76,7 +97,7 @@ def stats(database: str, run_id: str | None, as_json: bool) -> None:
 def solved(database: str, run_id: str | None) -> None:
     """Names of the problems with at least one accepted proof, one a line."""
     with opened(database) as proofs:
-        for name in proofs.solved(run_id):
+        for name in proofs.solved(known_run(proofs, run_id) if run_id else None):
             click.echo(name)
 
 
@@ -103,7 +124,7 @@ def proofs(database: str, problem: str, as_json: bool) -> None:
 def accepted(database: str, run_id: str) -> None:
     """Everything accepted in RUN, as JSON lines."""
     with opened(database) as store:
-        write_jsonl(store.accepted_in_run(run_id), sys.stdout)
+        write_jsonl(store.accepted_in_run(known_run(store, run_id)), sys.stdout)
 
 
 @db.command()
@@ -133,7 +154,9 @@ def export(
 ) -> None:
     """Write candidates and their verdicts to DESTINATION."""
     with opened(database) as store:
-        results = store.results(run_id=run_id, accepted_only=accepted_only)
+        results = store.results(
+            run_id=known_run(store, run_id) if run_id else None, accepted_only=accepted_only
+        )
         if fmt == "hf":
             counts = write_hf_dataset(results, Path(destination), title=Path(database).stem)
             total = sum(counts.values())
@@ -167,23 +190,35 @@ def import_(
     problems: str | None,
     backend: str | None,
 ) -> None:
-    """Store the verdicts of VERDICTS (leanfilter, DeepSeek-Prover or Kimina results)."""
+    """Store the verdicts of VERDICTS (leanfilter, DeepSeek-Prover or Kimina results).
+
+    The whole file is read once before anything is written, so a bad record leaves the database
+    as it was, with no half-made run.
+    """
     try:
         known = load_problems(problems) if problems else None
     except (OSError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    results = read_verdict_file(
-        verdicts,
-        VerdictFormat(fmt) if fmt else None,
-        candidates=inputs,
-        problems=known,
-        backend=BackendName(backend) if backend else None,
-    )
-    read = added = 0
+
+    def results() -> Iterator[ImportedResult]:
+        return read_verdict_file(
+            verdicts,
+            VerdictFormat(fmt) if fmt else None,
+            candidates=inputs,
+            problems=known,
+            backend=BackendName(backend) if backend else None,
+        )
+
     with opened(database) as store:
+        if not sum(1 for _ in results()):  # the whole file, read before anything is written
+            raise click.ClickException(
+                f"nothing to import: {verdicts} holds no verdict with a candidate to store (it is"
+                " empty, or every verdict is the `error` of an input line that held no candidate)"
+            )
+        read = added = 0
         run = store.start_run(f"leanfilter db import {verdicts}", {"format": fmt})
         batch: list = []
-        for result in results:
+        for result in results():
             batch.append((result.candidate, result.verdict, result.used_constants))
             if len(batch) == IMPORT_BATCH:
                 read, added = read + len(batch), added + store.record_many(batch, run.id)
@@ -209,7 +244,9 @@ def diversity(database: str, run_id: str | None, graphml: str | None, as_json: b
                 statement=r.candidate.statement,
                 used_constants=r.used_constants,
             )
-            for r in store.results(run_id=run_id, accepted_only=True)
+            for r in store.results(
+                run_id=known_run(store, run_id) if run_id else None, accepted_only=True
+            )
         ]
     graph = build_graph(records)
     table = diversity_table(graph)

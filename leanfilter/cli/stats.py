@@ -18,6 +18,7 @@ from leanfilter.metrics import (
     MetricEstimate,
     RunTally,
     bucket_table,
+    bucket_thresholds,
     compare_runs,
     difficulty_buckets,
     run_metric,
@@ -102,7 +103,7 @@ def stats(
     SOURCES are verdict files (one run per `verify -o` file) or proof databases (one run per run
     id). Samples whose verdict is `error` have no answer and are left out of every estimate.
     """
-    loaded = _load(sources, candidates, problems)
+    loaded = _on_shared_problems(_load(sources, candidates, problems))
     runs = [run.tally for run in loaded]
     base = _reference(runs, reference)
     buckets = difficulty_buckets(base)
@@ -113,7 +114,7 @@ def stats(
             m for k in ks if (m := run_metric(tally, k, confidence=confidence, seed=seed))
         ]
         table = bucket_table(tally, buckets)
-        click.echo(_run_report(tally, estimates[tally.label], table, base.label))
+        click.echo(_run_report(tally, ks, estimates[tally.label], table, base.label))
         click.echo(_diversity_report(run))
     for run in runs:
         if run is not base:
@@ -160,6 +161,34 @@ def _load(
     return runs
 
 
+def _on_shared_problems(loaded: list[LoadedRun]) -> list[LoadedRun]:
+    """Runs over different problem sets, cut down to the problems they all share (said so); runs
+    that share none are not comparable and are refused."""
+    problem_sets = [set(run.tally.problems) for run in loaded]
+    shared = set.intersection(*problem_sets)
+    if all(problems == shared for problems in problem_sets):
+        return loaded
+    sizes = ", ".join(
+        f"{run.tally.label} {len(problems)}"
+        for run, problems in zip(loaded, problem_sets, strict=True)
+    )
+    if not shared:
+        raise click.ClickException(f"the runs share no problem ({sizes}): nothing to compare")
+    click.echo(
+        f"note: the runs cover different problems ({sizes}); every figure below is over the "
+        f"{len(shared)} problems they share"
+    )
+    return [
+        LoadedRun(
+            tally=run.tally.restricted(shared),
+            accepted=None
+            if run.accepted is None
+            else [r for r in run.accepted if r.problem in shared],
+        )
+        for run in loaded
+    ]
+
+
 def _reference(runs: Sequence[RunTally], label: str | None) -> RunTally:
     if label is None:
         return runs[0]
@@ -184,6 +213,7 @@ def _pareto_point(label: str, estimates: Sequence[MetricEstimate], k: int) -> Pa
 
 def _run_report(
     run: RunTally,
+    ks: Sequence[int],
     estimates: Sequence[MetricEstimate],
     buckets: dict[Bucket, BucketRow],
     reference: str,
@@ -200,7 +230,14 @@ def _run_report(
         lines.append(
             f"  {name:<11}{f'pass@{m.k}':<10}{i.estimate:>8.3f}  {bounds:<16}{m.problems:>10}"
         )
-    lines.append(f"  buckets by the pass@1 of {reference!r}:")
+    dropped = [k for k in ks if k not in {m.k for m in estimates}]
+    if dropped:
+        most = max((t.answered for t in run.problems.values()), default=0)
+        lines.append(
+            "  " + ", ".join(f"pass@{k}" for k in dropped) + " not estimated: no problem has "
+            f"that many answered samples (the most is {most})"
+        )
+    lines.append(f"  buckets by the pass@1 of {reference!r} ({bucket_thresholds()}):")
     lines.append(f"    {'bucket':<10}{'problems':>9}{'solved':>8}{'pass@1':>9}")
     for bucket, row in buckets.items():
         precision = "-" if row.precision is None else f"{row.precision:.3f}"
@@ -222,9 +259,21 @@ def _diversity_lines(d: DiversitySummary) -> str:
         [
             f"  diversity of accepted proofs, {d.distinct_proofs} distinct over {d.problems}"
             " problems (indices averaged over problems):",
-            f"    tactics   Shannon {d.tactic_shannon:.3f}  Simpson {d.tactic_simpson:.3f}",
-            f"    premises  Shannon {d.premise_shannon:.3f}  Simpson {d.premise_simpson:.3f}",
+            f"    tactics   Shannon {d.tactic_shannon:.3f}  Simpson {d.tactic_simpson:.3f}"
+            + _by_construction(d.single_tactic, d.problems, "tactics"),
+            f"    premises  Shannon {d.premise_shannon:.3f}  Simpson {d.premise_simpson:.3f}"
+            + _by_construction(d.single_premise, d.problems, "premises"),
         ]
+    )
+
+
+def _by_construction(few: int, problems: int, kind: str) -> str:
+    """Why an index is (near) 0: problems whose proofs use fewer than two distinct names."""
+    if not few:
+        return ""
+    return (
+        f"  ({few} of {problems} problems: their proofs name fewer than 2 distinct {kind}, "
+        "so both indices are 0 by construction)"
     )
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import json
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO
 
 import click
 from tqdm import tqdm
@@ -18,18 +16,23 @@ from tqdm import tqdm
 from leanfilter.backends import create_backend
 from leanfilter.backends.lean_common import LeanSettings
 from leanfilter.cli import main
+from leanfilter.cli.output import OutputError, VerdictOutput
 from leanfilter.db import ProofDB, ProofDBError
-from leanfilter.engine import Verifier, VerifierConfig, done, in_order
+from leanfilter.engine import Verifier, VerifierConfig, done
 from leanfilter.inputs import UNTRUSTED, InputError, load_problems, read_candidates
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Status, Verdict
+from leanfilter.sandbox import ProverCannotStart
 
-EXIT_PROVER_MISSING = 3
+EXIT_PROVER_MISSING = 3  # a prover is missing, or cannot start here
+STDIN = "-"
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@click.argument(
+    "input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
 @click.option(
     "--problems",
     type=click.Path(exists=True, dir_okay=False),
@@ -94,7 +97,8 @@ def verify(
     replay: bool,
     progress: bool | None,
 ) -> None:
-    """Check every candidate proof in INPUT (JSONL) and write one verdict per line.
+    """Check every candidate proof in INPUT (JSONL; `-` for standard input) and write one
+    verdict per line.
 
     \b
     Input lines, one JSON object each, in any of these forms:
@@ -103,17 +107,25 @@ def verify(
       {"name", "proof"}                                 with --problems for the statement
     Output lines carry line, name, status (proved | failed | timeout | rejected | error),
     reason, detail, messages, time_s and cached, in input order. A bad input line gets an
-    `error` verdict naming what is wrong, and the run goes on.
+    `error` verdict naming what is wrong, and the run goes on. A failure of the output file or
+    the database ends the run with one line naming the file (exit 1).
     """
     if replay and backend == BackendName.LEAN.value:
         raise click.UsageError("--replay: Lean has no replay yet (docs/lean.md); Coq has")
+    source = "/dev/stdin" if input_path == STDIN else input_path
     try:
         known = load_problems(problems) if problems else None
         policy = StrictPolicy(load_policy_config(policy_path)) if policy_path else None
-        db = ProofDB(db_path) if db_path else None
-    except (OSError, ValueError, ProofDBError) as e:
+        kind = BackendName(backend) if backend else None
+        entries = _nonempty(read_candidates(source, known, kind), input_path)
+        out = VerdictOutput(output)  # before any work: a path it cannot write is said at once
+    except (OSError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    kind = BackendName(backend) if backend else None
+    try:
+        db = ProofDB(db_path) if db_path else None
+    except ProofDBError as e:
+        out.close()
+        raise click.ClickException(str(e)) from e
     pool = PoolConfig(workers=workers) if workers else PoolConfig()
     config = VerifierConfig(pool=pool, timeout=timeout, replay=replay)
     lean = LeanSettings(mode=lean_mode, **({"project": lean_project} if lean_project else {}))
@@ -123,9 +135,16 @@ def verify(
     }
     run = None
     if db is not None:
-        if known:
-            db.add_problems(known.values())
-        run = db.start_run(" ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json"))
+        try:
+            if known:
+                db.add_problems(known.values())
+            run = db.start_run(
+                " ".join(["leanfilter", *sys.argv[1:]]), config.model_dump(mode="json")
+            )
+        except ProofDBError as e:
+            out.close()
+            db.close()
+            raise click.ClickException(str(e)) from e
     verifier = Verifier(
         config,
         backends=backends,
@@ -136,29 +155,57 @@ def verify(
     )
     tally = _Tally()
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(
-        total=_count_lines(Path(input_path)), disable=not show, unit="proof", file=sys.stderr
-    )
+    total = None if input_path == STDIN else _count_lines(Path(input_path))
+    bar = tqdm(total=total, disable=not show, unit="proof", file=sys.stderr)
+    outcome = "failed"
     try:
-        with _open_output(output) as out, verifier:
-            for line, verdict in _verdicts(verifier, read_candidates(input_path, known, kind)):
-                out.write(json.dumps({"line": line, **verdict.model_dump(mode="json")}) + "\n")
-                out.flush()
+        with out, verifier:
+            for line, verdict in _verdicts(verifier, entries):
+                out.write_line(json.dumps({"line": line, **verdict.model_dump(mode="json")}))
                 if tally.add(verdict):
                     click.echo(f"leanfilter: {verdict.detail}", err=True)  # once per reason
                 bar.update()
+        outcome = "completed"
     except KeyboardInterrupt:
+        outcome = "interrupted"
         click.echo("leanfilter: interrupted; every verdict written so far is complete", err=True)
         sys.exit(130)
+    except (OutputError, ProofDBError) as e:
+        raise click.ClickException(f"{e}; the run stopped, every line written is whole") from e
+    except ProverCannotStart as e:  # its message names the jail and the limit in the way
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_PROVER_MISSING)
     finally:
         bar.close()
         if db is not None:
-            if run is not None:
-                db.end_run(run.id)
-            db.close()
+            _close_db(db, run.id if run else None, outcome)
         click.echo(tally.summary(), err=True)
     if tally.missing_prover:
         sys.exit(EXIT_PROVER_MISSING)
+
+
+def _nonempty(
+    entries: Iterator[tuple[int, Candidate | InputError]], input_path: str
+) -> Iterator[tuple[int, Candidate | InputError]]:
+    """`entries` as they were; a ValueError if there are none: an empty input is no run."""
+    first = next(entries, None)
+    if first is None:
+        name = "standard input" if input_path == STDIN else input_path
+        raise ValueError(f"{name}: the input had no candidates")
+    return itertools.chain([first], entries)
+
+
+def _close_db(db: ProofDB, run_id: str | None, outcome: str) -> None:
+    """Say how the run ended, if the database still takes writes; close it either way."""
+    try:
+        try:
+            if run_id is not None:
+                db.end_run(run_id, outcome)
+        finally:
+            db.close()
+    except ProofDBError as e:
+        if outcome != "failed":  # else the failure was said already
+            click.echo(f"leanfilter: {e}", err=True)
 
 
 class _Tally:
@@ -214,7 +261,7 @@ def _verdicts(
             else:
                 yield verifier.submit(entry, sample=line)
 
-    for i, verdict in enumerate(in_order(futures(), verifier.config.window)):
+    for i, verdict in enumerate(verifier.in_order(futures())):
         yield lines[i], verdict
 
 
@@ -234,7 +281,3 @@ def _count_lines(path: Path) -> int:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             newlines, last = newlines + chunk.count(b"\n"), chunk[-1:]
     return newlines + (last != b"\n")
-
-
-def _open_output(path: str | None) -> AbstractContextManager[IO[str]]:
-    return open(path, "w") if path else contextlib.nullcontext(sys.stdout)

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from leanfilter.backends.coq_imports import required_libraries
 from leanfilter.policy.basic import COQ_CLASSICAL_REALS_AXIOMS, LEAN_AXIOMS
@@ -128,12 +128,20 @@ def load_policy_config(path: str | Path) -> PolicyConfig:
     """Read a JSON or TOML policy file. Raises ValueError with the reason when it is invalid."""
     path = Path(path)
     text = path.read_text()
-    if path.suffix.lower() == ".toml":
-        try:
-            import tomllib
-        except ImportError as e:  # Python 3.10
-            raise ValueError("TOML policy files need Python 3.11 or later; use JSON") from e
-        data = tomllib.loads(text)
-    else:
-        data = json.loads(text)
-    return PolicyConfig.model_validate(data)
+    try:
+        if path.suffix.lower() == ".toml":
+            try:
+                import tomllib
+            except ImportError as e:  # Python 3.10
+                raise ValueError("TOML policy files need Python 3.11 or later; use JSON") from e
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+        return PolicyConfig.model_validate(data)
+    except ValidationError as e:
+        reasons = "; ".join(
+            f"{'.'.join(map(str, x['loc']))}: {x['msg']} (got {x['input']!r})" for x in e.errors()
+        )
+        raise ValueError(f"{path}: not a policy file: {reasons}") from e
+    except ValueError as e:  # JSON and TOML syntax errors are ValueErrors
+        raise ValueError(f"{path}: not a policy file: {e}") from e

@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from doubles.readable import jail_readable
+
 from leanfilter.backends.lean_common import LeanSettings, unreadable_by_sandbox
 from leanfilter.records import BackendName, Candidate
 from leanfilter.sandbox import SandboxConfig
@@ -20,6 +22,11 @@ HANDWRITTEN: dict[str, str] = json.loads((REPLAY_DIR / "handwritten.json").read_
 
 def transcripts_dir() -> Path:
     return REPLAY_DIR.parents[1] / "data" / "lean_repl_transcripts"
+
+
+# What the doubles run and read, where the jail's uid can read it whatever the checkout's folder.
+READABLE_REPLAY_DIR = jail_readable(REPLAY_DIR)
+READABLE_TRANSCRIPTS = jail_readable(transcripts_dir())
 
 
 def answer(match: str, key: str, **extra: object) -> dict:
@@ -90,16 +97,16 @@ class ReplayWorld:
     def script(self, rules: list[dict]) -> Path:
         self._count += 1
         path = self.root / f"script{self._count}.json"
-        path.write_text(json.dumps({"transcripts": str(transcripts_dir()), "rules": rules}))
+        path.write_text(json.dumps({"transcripts": str(READABLE_TRANSCRIPTS), "rules": rules}))
         path.chmod(0o644)
         return path
 
     def repl_settings(self, rules: list[dict], **sandbox: object) -> LeanSettings:
         script = str(self.script(rules))
-        command = [sandbox_python(), "-I", str(REPLAY_DIR / "replay_repl.py"), script]
+        command = [sandbox_python(), "-I", str(READABLE_REPLAY_DIR / "replay_repl.py"), script]
         return LeanSettings(repl_command=command, sandbox=SandboxConfig(**sandbox))
 
     def file_settings(self, rules: list[dict], **sandbox: object) -> LeanSettings:
         script = str(self.script(rules))
-        command = [sandbox_python(), "-I", str(REPLAY_DIR / "replay_lean_json.py"), script]
+        command = [sandbox_python(), "-I", str(READABLE_REPLAY_DIR / "replay_lean_json.py"), script]
         return LeanSettings(mode="file", lean_command=command, sandbox=SandboxConfig(**sandbox))
