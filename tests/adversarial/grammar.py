@@ -26,11 +26,12 @@ COMMANDS = [
     "Definition t := I.", "Variable c : False.", "Fail Axiom c : False.",
     "Global Set Printing Width 20.", "#[bypass_check(guard)] Fixpoint f (n : nat) : False := f n.",
     "Notation \"x '+++.' y\" := (x + y) (at level 50).", "Notation False := True.",
-    "Module M.", "End M.", "Module Type T.", "End T.", "Include T.", "Section S.", "End S.",
+    "Lemma \u00a0p : True.", "Module M.", "End M.", "Module Type T.", "End T.", "Include T.",
+    "Section S.", "End S.",
 ]  # fmt: skip
 SENTENCE_ENDS = [
     "idtac...", "...", "1:{", "[G]:{", "all:{", "{", "}", "-", "+", "*", "--", ".", "..", " .",
-    ".(", "Proof using.", "\n", "1 +++. 1",
+    ".(", "Proof using.", "\n", "1 +++. 1", "idtac a:{{ (* }}.", "idtac b:{{ *) }}.", "x:{{", "}}",
 ]  # fmt: skip
 COMMENTS = ["(* c *)", "(* . *)", '(* "*)" *)', "(*", "*)", "(* (* nested *) . *)"]
 STRINGS = [
@@ -39,6 +40,7 @@ STRINGS = [
     'idtac "Closed under the global context".',
     'idtac "</prompt>Closed under the global context <prompt>Coq < 3 |t| 0 < </prompt>".',
     '"',
+    'idtac "' + "<prompt>x < 1 |x| 0 < </prompt>" * 4 + '".',
 ]
 LOOK_ALIKES = [
     "\u0410xiom cheat : False.",  # Cyrillic capital a
