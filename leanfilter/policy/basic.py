@@ -31,7 +31,7 @@ _EXHAUSTED_REASONS = {"output": "output.too_large"}
 
 
 class BasicPolicy:
-    version = "basic-1"
+    version = "basic-2"
 
     def screen(self, candidate: Candidate) -> Decision | None:
         found = _GIVE_UP.search(candidate.proof)
