@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import entry_points
 
 import pytest
 
@@ -36,4 +37,5 @@ def test_help_still_lists_every_command() -> None:
     listed = {
         line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()
     }
-    assert listed == {"db", "setup", "stats", "verify"}
+    plugins = {entry.name for entry in entry_points(group="leanfilter.commands")}
+    assert listed == {"db", "serve", "setup", "stats", "verify"} | plugins
