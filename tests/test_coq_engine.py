@@ -188,15 +188,14 @@ def test_a_forged_audit_in_a_batch_clears_no_other_member() -> None:
     assert any(a.endswith(".cheat2") for a in verdicts[1].axioms)
 
 
-def test_where_coq_and_the_splitter_end_sentences_differently_the_check_fails() -> None:
+def test_where_coq_and_the_splitter_end_sentences_differently_the_candidate_is_rejected() -> None:
     # A notation token ending in `.` swallows the sentence end the splitter sees.
     notation = "Notation \"x '+++.' y\" := (x + y) (at level 50).\n"
     proof = "intros. assert (H : 1 +++. 1 = 2) by reflexivity. lia."
     file = f"{notation}{COMM}\nProof. {proof} Qed."
     with verifier(policy=BasicPolicy()) as v:
         odd, honest = v.verify_all([cand(file, whole_file=True), cand("intros; lia.")])
-    assert odd.status is Status.FAILED
-    assert odd.detail.startswith("sentences.disagree")
+    assert (odd.status, odd.reason) == (Status.REJECTED, "sentences.disagree")
     assert honest.status is Status.PROVED
 
 
@@ -205,6 +204,5 @@ def test_an_answer_above_the_output_cap_fails_the_candidate_and_the_next_one_pas
     limits = SandboxConfig(memory_mb=3072, nproc=1, output_mb=4)
     with verifier(policy=BasicPolicy(), sandbox=limits) as v:
         blown, fine = v.verify_all([cand(flood), cand("intros; lia.")])
-    assert blown.status is Status.FAILED
-    assert blown.reason == "resource.output"
+    assert (blown.status, blown.reason) == (Status.FAILED, "output.too_large")
     assert fine.status is Status.PROVED

@@ -51,7 +51,8 @@ raw_results = st.builds(
     integrity=st.sampled_from([None, True, False]),
     axioms=st.none() | st.lists(st.sampled_from(AXIOMS), max_size=3, unique=True),
     sorries=st.integers(0, 2),
-    exhausted=st.sampled_from([None, "memory"]),
+    exhausted=st.sampled_from([None, "memory", "output"]),
+    sentences_disagree=st.sampled_from([None, "Coq ran 3 sentences where the text has 2"]),
 )
 
 
@@ -63,8 +64,31 @@ def test_basic_policy_is_the_floor(candidate: Candidate, raw: RawResult) -> None
         assert not any(m.severity is Severity.ERROR for m in raw.messages)
         assert raw.sorries == 0 and raw.declared and raw.integrity is True
         assert set(raw.axioms or []) <= StrictPolicy().allowed_axioms(candidate)
+        assert raw.exhausted is None and raw.sentences_disagree is None
     else:
         assert strict.reason and strict.detail
+
+
+def test_a_sentence_disagreement_is_a_rejection_unless_the_prover_reported_an_error() -> None:
+    clean = RawResult(declared=True, integrity=True, axioms=[])
+    odd = clean.model_copy(update={"sentences_disagree": "Coq ran 3 sentences, the text has 2"})
+    syntax = Message(severity=Severity.ERROR, text="Syntax error: illegal begin of toplevel")
+    resynced = odd.model_copy(update={"messages": [syntax]})  # Coq resumed at the next period
+    for policy in (BasicPolicy(), StrictPolicy()):
+        assert policy.judge(COQ, clean).status is Status.PROVED
+        decision = policy.judge(COQ, odd)
+        assert (decision.status, decision.reason) == (Status.REJECTED, "sentences.disagree")
+        assert "Coq ran 3 sentences" in (decision.detail or "")
+        decision = policy.judge(COQ, resynced)
+        assert (decision.status, decision.reason) == (Status.FAILED, "prover.error")
+
+
+def test_an_answer_too_large_fails_with_its_own_reason_and_other_limits_keep_theirs() -> None:
+    flood = RawResult(messages=[Message(severity=Severity.ERROR, text="flood")], exhausted="output")
+    decision = BasicPolicy().judge(COQ, flood)
+    assert (decision.status, decision.reason) == (Status.FAILED, "output.too_large")
+    oom = flood.model_copy(update={"exhausted": "memory"})
+    assert BasicPolicy().judge(COQ, oom).reason == "resource.memory"
 
 
 def test_a_statement_whose_integrity_was_not_checked_is_not_proved() -> None:

@@ -263,24 +263,13 @@ def test_coq_honest_tactic_scripts_pass(proof: str) -> None:
         (f"Module Type T. Parameter p : nat. End T.\n{PROVED}", None),
         (f"Module M <: Nothing. End M.\n{PROVED}", None),
         (f"Open Scope nat_scope.\n{PROVED}", None),
-        (f"Variable m : nat.\n{PROVED}", "policy.axiom"),
-        (f"Module Type T. Parameter p : nat. End T.\nParameter q : nat.\n{PROVED}", "policy.axiom"),
-        # `Include` of a module type makes its specified fields real axioms
-        (f"Module Type T. Parameter p : nat. End T.\nInclude T.\n{PROVED}", "policy.axiom"),
-        (
-            f"Module Type T. Axiom p : False. End T.\nModule M. Include T. End M.\n{PROVED}",
-            "policy.axiom",
-        ),
-        (
-            f"Module Type T. Parameter p : nat. End T.\nModule Type U. Include T. End U.\n"
-            f"Module Type V := U.\nInclude V.\n{PROVED}",
-            "policy.axiom",
-        ),
-        (
-            f"Module Type T. Parameter p : nat. End T.\nModule Type U. Include T. End U.\n{PROVED}",
-            None,
-        ),
-        (f"Module Type T. Definition p := 0. End T.\nInclude T.\n{PROVED}", None),
+        # assumptions are the audit's: `Print Assumptions` lists any the theorem uses
+        (f"Variable m : nat.\n{PROVED}", None),
+        (f"Module Type T. Parameter p : nat. End T.\nParameter q : nat.\n{PROVED}", None),
+        (f"Module Type T. Axiom p : False. End T.\nModule M. Include T. End M.\n{PROVED}", None),
+        (f"#[local] Axiom c : False.\nDeclare Instance i : C.\n{PROVED}", None),
+        (f"Definition False := True.\n{PROVED}", "policy.shadow"),
+        (f"Parameter nat : Type.\n{PROVED}", "policy.shadow"),
         (f"Local Unset Guard Checking.\n{PROVED}", "policy.unsafe_flag"),
         (f'Time Redirect "f" Print nat.\n{PROVED}', "policy.side_effect"),
         (f"Definition nat := bool.\n{PROVED}", "policy.shadow"),
@@ -290,6 +279,11 @@ def test_coq_honest_tactic_scripts_pass(proof: str) -> None:
         (f"Lemma h : True. Proof. Require Import Lia. exact I. Qed.\n{PROVED}", None),
         (f'Infix "+" := Nat.mul.\n{PROVED}', None),
         (f"Notation idmap := (fun x : nat => x).\n{PROVED}", None),
+        (f'Notation "[ x ; .. ; y ]" := (cons x .. (cons y nil) ..).\n{PROVED}', None),
+        (f'Notation "x .+ y" := (x + y) (at level 50).\n{PROVED}', "policy.notation"),
+        (f"Notation \"x '+++.' y\" := (x + y) (at level 50).\n{PROVED}", "policy.notation"),
+        (f'Fail Reserved Infix "++．" (at level 60).\n{PROVED}', "policy.notation"),
+        (f'Tactic Notation "done" "." := idtac.\n{PROVED}', "policy.notation"),
         (f"Theorem t : 1 = 2. Proof. idtac. Undo. Restart. Abort.\n{PROVED}", None),
         (f"{PROVED}\nModule M. Theorem t : True. Proof. exact I. Qed. End M.", None),
         (f"Section S. {PROVED} End S.", None),
@@ -347,10 +341,28 @@ def test_coq_no_control_prefix_hides_what_acts_outside(prefix: str, command: str
 
 @given(st.sampled_from(["Fail", "Succeed"]), CONTROL)
 def test_coq_what_coq_rolls_back_is_left_to_it(rollback: str, prefix: str) -> None:
-    for command in ("Axiom c : False.", "Unset Guard Checking.", "Reset Initial.", "Admitted."):
+    for command in ("Back 2.", "Unset Guard Checking.", "Reset Initial.", "Admitted."):
         assert coq(f"{rollback} {prefix} {command}\n{PROVED}", whole_file=True) is None
         if "Fail" not in prefix and "Succeed" not in prefix:  # the same command, run for real
             assert coq(f"{prefix} {command}\n{PROVED}", whole_file=True) is not None
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "Axiom c : False.",
+        "Parameter c : False.",
+        "Variable c : False.",
+        "Conjecture c : False.",
+        "#[local] Axiom c : False.",
+        "Declare Instance i : C.",
+    ],
+)
+def test_coq_proof_mode_refuses_assumptions_whole_files_leave_them_to_the_audit(
+    command: str,
+) -> None:
+    assert coq(f"intros. {command} lia.") == "policy.axiom"
+    assert coq(f"{command}\n{PROVED}", whole_file=True) is None
 
 
 def test_coq_statement_binders_may_be_reused_as_names() -> None:

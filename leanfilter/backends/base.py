@@ -83,7 +83,12 @@ class RawResult(BaseModel):
     )
     sorries: int = 0
     exhausted: str | None = Field(
-        default=None, description="a resource limit the check ran into, e.g. 'memory'"
+        default=None, description="a resource limit the check ran into: 'memory', 'output', …"
+    )
+    sentences_disagree: str | None = Field(
+        default=None,
+        description="how the sentences the prover ran differ from those the text rules read; "
+        "None when they agree",
     )
     time_s: float = 0.0
     peak_rss_mb: float | None = None

@@ -49,7 +49,6 @@ INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq 
 _THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _OOM = "Out of memory"
 _FATAL_OOM = "Fatal error: out of memory"
-SENTENCES_DISAGREE = "sentences.disagree"  # the splitter and Coq ended sentences differently
 
 
 class CoqSettings(BaseModel):
@@ -325,11 +324,8 @@ class CoqSession:
         ran = len(proto.prompts(answer))
         if ran != expected:  # what the text rules saw is not what ran: nothing about it holds
             self._restart()
-            disagree = Message(
-                severity=Severity.ERROR,
-                text=f"{SENTENCES_DISAGREE}: Coq ran {ran} sentences where the text has {expected}",
-            )
-            return self._finish(result.model_copy(update={"messages": [disagree]}), started)
+            disagree = f"Coq ran {ran} sentences where the text has {expected}"
+            return self._finish(result.model_copy(update={"sentences_disagree": disagree}), started)
         if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
             self._restart()
             return self._finish(result.model_copy(update={"exhausted": "memory"}), started)

@@ -26,10 +26,12 @@ COQ_CLASSICAL_REALS_AXIOMS = frozenset(
 _GIVE_UP = re.compile(r"\b(sorry|admit|Admitted)\b")
 _SORRY_WARNING = re.compile(r"declaration uses\s*\W?sorry", re.I)  # any quoting: Lean changed it
 _COQ_REALS = re.compile(r"\bRequire\b[^.]*\bReals\b")
+# An answer too large to read is no lack of memory or stack: it has a reason of its own.
+_EXHAUSTED_REASONS = {"output": "output.too_large"}
 
 
 class BasicPolicy:
-    version = "basic-1"
+    version = "basic-2"
 
     def screen(self, candidate: Candidate) -> Decision | None:
         found = _GIVE_UP.search(candidate.proof)
@@ -51,11 +53,19 @@ class BasicPolicy:
         if raw.exhausted:
             return Decision(
                 status=Status.FAILED,
-                reason=f"resource.{raw.exhausted}",
+                reason=_EXHAUSTED_REASONS.get(raw.exhausted, f"resource.{raw.exhausted}"),
                 detail=f"ran out of {raw.exhausted}: {errors[0].text if errors else 'no message'}",
             )
-        if errors:
+        if errors:  # first: after a syntax error Coq resumes at the next period, so its
+            # sentence count differs for a reason the author already pays for
             return Decision(status=Status.FAILED, reason="prover.error", detail=errors[0].text)
+        if raw.sentences_disagree:  # the text rules judged other sentences than the prover ran
+            return Decision(
+                status=Status.REJECTED,
+                reason="sentences.disagree",
+                detail=f"the prover and the text rules end sentences differently: "
+                f"{raw.sentences_disagree}",
+            )
         if raw.sorries or any(_SORRY_WARNING.search(m.text) for m in raw.messages):
             return Decision(
                 status=Status.FAILED, reason="prover.sorry", detail="the proof has a sorry"

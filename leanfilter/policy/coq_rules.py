@@ -8,8 +8,9 @@ any vernacular whose effect the existence, integrity and `Print Assumptions` che
 lemmas, notations, late `Require`s, `Abort`/`Undo` inside its own proofs, commands under `Fail`
 or `Succeed`, which Coq rolls back, print-only commands); refused are the commands that act
 outside the proof (files, load paths, plugins, the process), reach state the engine made
-(`Reset`, `Back`, `BackTo`), switch off kernel checks, assume without proof, or give a name the
-trusted statement uses a new meaning. Sentences come from `coq_syntax.sentences` (comments
+(`Reset`, `Back`, `BackTo`), switch off kernel checks, or give a name the trusted statement
+uses a new meaning. An assumption is no text rule there: the audit lists it if the theorem uses
+it. Sentences come from `coq_syntax.sentences` (comments
 removed, strings understood); string contents are blanked and the rest Unicode-folded before any
 rule reads it.
 """
@@ -204,8 +205,6 @@ def _proof_findings(parts: list[Sentence], tactic_commands: frozenset[str]) -> I
 
 def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -> Iterator[Finding]:
     protected = _statement_names(statement, theorem) | _CORE_NAMES
-    sections: list[str] = []  # "section", "module" or "module type", innermost last
-    types = _ModuleTypes()
     for sentence in parts:
         text = _readable(sentence)
         command = _parse(text)
@@ -218,66 +217,31 @@ def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -
             for finding in _word_findings(sentence, text, command):
                 if vm_read or finding.rule != "vm":
                     yield finding
-        rule = _file_rule(command, sections) or types.read(command, sections)
+        rule = _file_rule(command)
         if rule is not None and (rule == "side_effect" or not rolled_back):
             yield Finding(rule=rule, offset=sentence.start, excerpt=excerpt)
-        _track_scopes(command, sections)
+        if _adds_a_dotted_token(sentence.text, command):  # even under `Fail`: it is the lexer's
+            yield Finding(rule="notation", offset=sentence.start, excerpt=excerpt)
         names = _notation_words(sentence.text, command) or {_declared_name(command)}
         if names & protected - {theorem} and not rolled_back:
             yield Finding(rule="shadow", offset=sentence.start, excerpt=excerpt)
 
 
-def _file_rule(command: _Command, sections: list[str]) -> str | None:
+def _file_rule(command: _Command) -> str | None:
     """The rule a whole file's command breaks, if any: only what the checks inside Coq cannot
     see. A file closes its own proofs; a backtrack inside a proof, a notation, a library
-    required late or a theorem declared again only change what the file's own text means,
-    and the existence, integrity and axiom checks read what Coq made of it."""
+    required late, a theorem declared again or an assumption (`Axiom`, `Parameter`, a
+    `Variable` outside a section, an `Include` of a module type that specifies one) only
+    change what the file's own text means, and the existence, integrity and axiom checks
+    read what Coq made of it: an assumption the theorem uses is in `Print Assumptions`."""
     rule = _command_rule(command)
-    if rule is None and command.head in _SECTION_ASSUMPTIONS and "section" not in sections:
-        return "axiom"
-    if rule == "axiom" and sections[-1:] == ["module type"]:
-        return None  # a field of a module type's specification, not an assumption
     if rule == "backtrack" and command.head in _PROOF_BACKTRACKS:
         return None
     if rule == "side_effect" and not _acts_outside(command):
         return None
-    if rule in ("close", "notation", "require"):
+    if rule in ("close", "notation", "require", "axiom"):
         return None
     return rule
-
-
-class _ModuleTypes:
-    """The file's module types that specify assumptions. Their fields are no axioms, but an
-    `Include` of one outside a module type makes them real axioms of the file's module: that
-    is an `axiom` too, exactly as if the file had declared them itself."""
-
-    def __init__(self) -> None:
-        self.open: list[str] = []  # names of the module types being defined, innermost last
-        self.assuming: set[str] = set()
-
-    def read(self, command: _Command, sections: list[str]) -> str | None:
-        inside = sections[-1:] == ["module type"]
-        assumes = _command_rule(command) == "axiom" or command.head in _SECTION_ASSUMPTIONS
-        if command.head == "Module" and command.words[1:2] == ["Type"]:
-            body = command.body.partition(":=")[2]
-            if body and self._names(body) & self.assuming:  # `Module Type U := T <+ …`
-                self.assuming.update(command.words[2:3])
-            elif not body:
-                self.open.append(command.words[2] if len(command.words) > 2 else "")
-            return None
-        if command.head == "End" and inside and self.open:
-            self.open.pop()
-            return None
-        includes = command.head == "Include" and bool(self._names(command.body) & self.assuming)
-        if inside and self.open and (assumes or includes):
-            self.assuming.add(self.open[-1])
-            return None
-        return "axiom" if includes else None
-
-    @staticmethod
-    def _names(text: str) -> set[str]:
-        """Last components of the qualified names in `text` (`M.T` is `T`)."""
-        return {name.rsplit(".", 1)[-1] for name in re.findall(rf"{_IDENT}(?:\.{_IDENT})*", text)}
 
 
 def _acts_outside(command: _Command) -> bool:
@@ -328,15 +292,6 @@ def _sets_printing_beyond_the_file(command: _Command) -> bool:
     return is_global and setting and command.words[1:2] == ["Printing"]
 
 
-def _track_scopes(command: _Command, scopes: list[str]) -> None:
-    if command.head == "Section":
-        scopes.append("section")
-    elif command.head == "Module" and ":=" not in command.body:
-        scopes.append("module type" if command.words[1:2] == ["Type"] else "module")
-    elif command.head == "End" and scopes:
-        scopes.pop()
-
-
 def _declared_name(command: _Command) -> str | None:
     words = command.words
     if command.head not in _DECLARATIONS or len(words) < 2:
@@ -344,6 +299,16 @@ def _declared_name(command: _Command) -> str | None:
     if command.head == "Module" and words[1] == "Type":
         return words[2] if len(words) > 2 else None
     return words[1]
+
+
+def _adds_a_dotted_token(raw: str, command: _Command) -> bool:
+    """A notation whose string holds a token with a `.` in it (`x '+++.' y`): Coq's lexer then
+    reads `+++.` where the splitter sees a sentence end, so the sentences the text rules judge
+    are not the ones Coq runs. A recursive pattern's `..` is no token."""
+    if command.head not in _NOTATIONS and "Notation" not in command.words[:2]:
+        return False
+    strings = " ".join(fold(m.group(0)[1:-1]).text for m in _STRING.finditer(raw))
+    return any("." in word and word != ".." for word in strings.split())
 
 
 def _notation_words(raw: str, command: _Command) -> set[str]:

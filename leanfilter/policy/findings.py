@@ -71,7 +71,8 @@ EXPLANATIONS: dict[str, str] = {
     "close": "the proof part closes the engine's theorem itself; what follows is unchecked "
     "vernacular",
     "shadow": "the text redefines a name that the trusted statement uses",
-    "notation": "the text declares notation that can change what the statement means",
+    "notation": "the text declares notation that can change what the statement means or where"
+    " Coq ends a sentence",
     "printing": "the command changes how Coq prints beyond the file, where the engine reads "
     "its own audit",
     "vernacular": "only tactic sentences may follow `Proof.`: the engine writes the statement "
