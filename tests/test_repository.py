@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-OUTSIDE = re.compile(r"\.\./shared|/work/|\bDESIGN\.md\b")
-"""A sibling `shared` folder, this machine's work tree, notes that are not in the repository."""
+OUTSIDE = re.compile(r"\.\./shared|/(?:work|farm|root|home)/|DESIGN\.md")
+"""A sibling `shared` folder, absolute paths of a machine, notes that are not in the repository."""
 DATA_WORDS = re.compile(r"not found|transcript|dataset|data\b|shared", re.IGNORECASE)
 FILE_TESTS = (".exists(", ".is_dir(", ".is_file(")
 
