@@ -14,6 +14,20 @@ from pathlib import Path
 COQC_FLAGS = ["-q", "-native-compiler", "no", "-w", "-deprecated-native-compiler-option"]
 
 
+def coqtop_output(script: str, timeout: float = 120) -> str:
+    """A bare `coqtop -emacs` run over `script`: prompts (on stderr) and answers in one stream,
+    as a session reads them."""
+    done = subprocess.run(
+        ["coqtop", "-emacs", "-q"],
+        input=script,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    return done.stdout
+
+
 def coqc_file(header: str, statement: str, tactics: str) -> str:
     name = re.match(r"\s*\w+\s+([\w']+)", statement).group(1)  # type: ignore[union-attr]
     return f"{header}\n{statement}\nProof.\n{tactics}\nQed.\nPrint Assumptions {name}.\n"

@@ -5,10 +5,10 @@ Each case runs real coqtop and parses what it printed, so a change in Coq's outp
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
+from coq_reference import coqtop_output
 
 from leanfilter.backends import coq_protocol as proto
 from leanfilter.records import Severity
@@ -16,26 +16,13 @@ from leanfilter.records import Severity
 pytestmark = pytest.mark.coq
 
 
-def coqtop(script: str) -> str:
-    """Its output as a session reads it: prompts (on stderr) and answers in one stream."""
-    done = subprocess.run(
-        ["coqtop", "-emacs", "-q"],
-        input=script,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-    )
-    return done.stdout
-
-
 def last_answer(script: str) -> str:
     """The answer to the script's last sentence, alone, as the session reads it."""
-    return proto.answers(coqtop(script))[-1]
+    return proto.answers(coqtop_output(script))[-1]
 
 
 def test_prompts_carry_the_state_and_the_open_proofs() -> None:
-    out = coqtop("Theorem t : True.\nProof.\n")
+    out = coqtop_output("Theorem t : True.\nProof.\n")
     first, *_, last = proto.prompts(out)
     assert first.open_proofs == ()
     assert last.open_proofs == ("t",)
@@ -44,7 +31,7 @@ def test_prompts_carry_the_state_and_the_open_proofs() -> None:
 
 def test_an_error_has_its_text_and_its_position_in_the_line() -> None:
     line = "Goal 1 = 2. Proof. reflexivity. Qed."
-    messages = proto.messages(coqtop(line + "\n"), line)
+    messages = proto.messages(coqtop_output(line + "\n"), line)
     errors = [m for m in messages if m.severity is Severity.ERROR]
     assert errors[0].text == 'Unable to unify "2" with "1".'
     assert (errors[0].pos.line, errors[0].pos.column) == (1, line.index("reflexivity"))
@@ -52,7 +39,7 @@ def test_an_error_has_its_text_and_its_position_in_the_line() -> None:
 
 
 def test_a_warning_is_a_warning_without_its_tags() -> None:
-    messages = proto.messages(coqtop("Set No Such Option.\n"))
+    messages = proto.messages(coqtop_output("Set No Such Option.\n"))
     assert [m.severity for m in messages] == [Severity.WARNING]
     assert "no flag or option" in messages[0].text
     assert "<" not in messages[0].text
@@ -75,11 +62,11 @@ def test_axioms_and_unsafe_fixpoints_are_all_reported() -> None:
 
 
 def test_output_that_is_no_assumption_list_reads_as_none() -> None:
-    assert proto.assumptions(coqtop("Check nat.\n")) is None
+    assert proto.assumptions(coqtop_output("Check nat.\n")) is None
 
 
 def test_locate_gives_the_full_path_even_for_a_short_name() -> None:
-    out = coqtop("Require Import Classical.\nLocate Term classic.\n")
+    out = coqtop_output("Require Import Classical.\nLocate Term classic.\n")
     (answer,) = [a for a in proto.answers(out) if "Constant" in a]
     assert proto.located_constant(answer) == "Coq.Logic.Classical_Prop.classic"
 

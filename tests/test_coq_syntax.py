@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 import pytest
+from coq_reference import coqtop_output
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,10 +97,7 @@ def test_coqtop_runs_as_many_sentences_as_we_split(case: tuple[str, list[str]]) 
     text, expected = case
     assert shutil.which("coqtop")
     source = f"Goal True.\n{text}\nexact I. Qed.\n"
-    done = subprocess.run(
-        ["coqtop", "-emacs", "-q"], input=source, capture_output=True, text=True, timeout=60
-    )
-    output = done.stdout + done.stderr
+    output = coqtop_output(source, timeout=60)
     assert "Error" not in output
     # each sentence coqtop ran in the proof moved its state on by one
     states = [int(n) for n in re.findall(r"<prompt>Unnamed_thm < (\d+) ", output)]
@@ -142,16 +139,9 @@ def grammar_script(draw: st.DrawFn) -> str:
 
 def coqtop_prompts(source: str) -> int:
     """How many sentences coqtop read: it prints one prompt before each, and one at the end."""
-    done = subprocess.run(
-        ["coqtop", "-emacs", "-q"],
-        input=source,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=60,
-    )
-    assert "Syntax error" not in done.stdout, done.stdout
-    return len(re.findall(r"<prompt>", done.stdout)) - 1
+    output = coqtop_output(source, timeout=60)
+    assert "Syntax error" not in output, output
+    return len(re.findall(r"<prompt>", output)) - 1
 
 
 @pytest.mark.coq
