@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from coq_reference import coqtop_output
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
@@ -137,10 +137,13 @@ def grammar_script(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
-def coqtop_prompts(source: str) -> int:
-    """How many sentences coqtop read: it prints one prompt before each, and one at the end."""
+def coqtop_prompts(source: str) -> int | None:
+    """How many sentences coqtop read (one prompt before each, one at the end); None where it
+    could not parse one: after a syntax error coqtop resumes at the next period, and the engine
+    answers `failed` whatever the counts."""
     output = coqtop_output(source, timeout=60)
-    assert "Syntax error" not in output, output
+    if "Syntax error" in output:
+        return None
     return len(re.findall(r"<prompt>", output)) - 1
 
 
@@ -149,7 +152,9 @@ def coqtop_prompts(source: str) -> int:
 @given(grammar_script())
 def test_coq_reads_as_many_sentences_as_we_split_over_the_whole_grammar(text: str) -> None:
     source = f"Goal True /\\ True.\n{text}\nidtac.\n"  # a bullet must be followed by something
-    assert coqtop_prompts(source) == len(sentences(source))
+    read = coqtop_prompts(source)
+    assume(read is not None)  # e.g. a bullet right after `1:{` is a syntax error in Coq 8.16
+    assert read == len(sentences(source))
 
 
 @pytest.mark.parametrize(
