@@ -13,11 +13,18 @@ a second round runs the three ways on the cheap proofs alone (under LIGHT_S seco
 coqtop, measured in the first round), where what the driver costs shows. A third round is the
 flood an RL trainer sends: N one-tactic proofs of distinct statements under one header
 (`--short N`, 0 to skip), where the driver's own protocol is most of the time.
+
+Latency is read from `leanfilter verify` itself, run as a user runs it, on the shipped examples
+and on the short flood: the time to its first output line and the largest gap between two
+lines; and a cold start: one candidate, from process start to its verdict line. `--scaling`
+runs the short flood with 1 and 2 workers (efficiency: throughput ratio / worker ratio). The
+last lines are one table of every figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import queue
@@ -52,6 +59,7 @@ REALS_AXIOMS = frozenset(
 LIGHT_S = 0.2
 SHORT_STATEMENT = "Theorem short_{c} : forall n m : nat, n + m + {c} = {c} + m + n."
 raw_seconds: dict[int, float] = {}  # candidate index -> raw coqtop's time for it
+summary: dict[str, float] = {}  # the closing table's rows
 
 
 def load_candidates() -> list[Candidate]:
@@ -62,18 +70,7 @@ def load_candidates() -> list[Candidate]:
 
 def short_candidates(count: int) -> list[Candidate]:
     """Distinct one-tactic proofs under one header: each statement differs, so no cache hit."""
-    return [
-        candidate_from_record(
-            {
-                "name": f"short_{c}",
-                "header": "Require Import Arith Lia.",
-                "formal_statement": SHORT_STATEMENT.format(c=c),
-                "proof": "intros; lia.",
-            },
-            {},
-        )
-        for c in range(count)
-    ]
+    return [candidate_from_record(r, {}) for r in short_records(count)]
 
 
 def engine(candidates: list[Candidate], workers: int) -> list[bool]:
@@ -175,6 +172,8 @@ def compare(label: str, candidates: list[Candidate], workers: int) -> None:
         )
     naive_ratio = timings["naive"] / timings["engine"]
     raw_ratio = timings["raw"] / timings["engine"]
+    summary[f"{label}: engine / bare warm coqtop (time)"] = 1 / raw_ratio
+    summary[f"{label}: one coqc per proof / engine (time)"] = naive_ratio
     print(f"  engine vs naive (one coqc per proof): {naive_ratio:.1f}x faster")
     print(f"  engine vs raw coqtop: {raw_ratio:.2f}x (engine's extra share: {1 - raw_ratio:.0%})")
     for other in ("raw", "naive"):
@@ -182,20 +181,107 @@ def compare(label: str, candidates: list[Candidate], workers: int) -> None:
         print(f"  verdicts that differ, engine vs {other}: {differ}")
 
 
+SHORT_HEADER = "Require Import Arith Lia."
+
+
+def short_records(count: int) -> list[dict]:
+    return [
+        {
+            "name": f"short_{c}",
+            "header": SHORT_HEADER,
+            "formal_statement": SHORT_STATEMENT.format(c=c),
+            "proof": "intros; lia.",
+        }
+        for c in range(count)
+    ]
+
+
+def cli_lines(records: list[dict], workers: int, problems: Path | None = None) -> list[float]:
+    """Seconds from `leanfilter verify`'s start to each output line, as they arrive."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / "in.jsonl"
+        source.write_text("".join(json.dumps(r) + "\n" for r in records))
+        argv = [
+            sys.executable,
+            "-m",
+            "leanfilter",
+            "verify",
+            str(source),
+            "--workers",
+            str(workers),
+        ]
+        argv += ["--problems", str(problems)] if problems else []
+        argv += ["--db", str(Path(scratch) / "proofs.db"), "--no-progress"]
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=scratch
+        )
+        times = [time.perf_counter() - started for _ in iter(proc.stdout.readline, b"")]  # type: ignore[union-attr]
+        proc.wait()
+    return times
+
+
+def largest_gap(times: list[float]) -> float:
+    return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+
+def latency(label: str, records: list[dict], workers: int, problems: Path | None = None) -> None:
+    times = cli_lines(records, workers, problems)
+    summary[f"{label}: first line (s)"] = times[0]
+    summary[f"{label}: largest gap between lines (s)"] = largest_gap(times)
+    summary[f"{label}: whole CLI run (s)"] = times[-1]
+    print(
+        f"{label}: {len(times)} lines, first {times[0]:.2f} s, largest gap "
+        f"{largest_gap(times):.2f} s, last {times[-1]:.1f} s"
+    )
+
+
+def scaling(candidates: list[Candidate]) -> None:
+    seconds = {}
+    for workers in (1, 2):
+        started = time.perf_counter()
+        engine(candidates, workers)
+        seconds[workers] = time.perf_counter() - started
+        print(f"  {workers} worker(s): {seconds[workers]:.1f} s")
+    efficiency = seconds[1] / seconds[2] / 2
+    summary["scaling 1 -> 2 workers, efficiency"] = efficiency
+    print(
+        f"  efficiency (throughput ratio / worker ratio): {efficiency:.0%}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+def table() -> None:
+    print("\n| measure | figure |\n|---|---|")
+    for name, value in summary.items():
+        print(f"| {name} | {value:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--short", type=int, default=600, help="one-tactic proofs (0: skip)")
     parser.add_argument("--only-short", action="store_true", help="run the short round alone")
+    parser.add_argument("--scaling", action="store_true", help="1 and 2 workers, short flood")
     args = parser.parse_args()
+    latency("cold start, one candidate", short_records(1), 1)
     if args.short:
-        compare(f"{args.short} one-tactic proofs, one header", short_candidates(args.short), 1)
-    if args.only_short:
-        return
-    candidates = load_candidates()
-    compare("all shipped candidates", candidates, args.workers)
-    light = [c for i, c in enumerate(candidates) if raw_seconds[i] < LIGHT_S]
-    compare(f"cheap proofs (raw < {LIGHT_S} s)", light, args.workers)
+        compare("short", short_candidates(args.short), 1)
+        latency("short, CLI", short_records(args.short), 1)
+    if args.scaling and args.short:
+        print(f"scaling on {args.short} one-tactic proofs")
+        scaling(short_candidates(args.short))
+    if not args.only_short:
+        candidates = load_candidates()
+        compare("shipped", candidates, args.workers)
+        light = [c for i, c in enumerate(candidates) if raw_seconds[i] < LIGHT_S]
+        compare(f"cheap (raw < {LIGHT_S} s)", light, args.workers)
+        latency("shipped, CLI", shipped_records(), args.workers, EXAMPLES / "problems.jsonl")
+    table()
+
+
+def shipped_records() -> list[dict]:
+    return [json.loads(x) for x in (EXAMPLES / "candidates.jsonl").read_text().splitlines()]
 
 
 if __name__ == "__main__":

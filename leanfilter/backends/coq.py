@@ -67,9 +67,10 @@ class CoqSettings(BaseModel):
     )
     timeout: float = Field(default=60.0, description="seconds per proof")
     start_timeout: float = Field(default=120.0, description="seconds to start and load the header")
-    audit_batch: int = Field(default=32, ge=1, description="accepted proofs audited per query")
+    audit_batch: int = Field(default=256, ge=1, description="accepted proofs audited per query")
     audit_delay_s: float = Field(
-        default=2.0, description="longest an accepted proof waits for its audit before a new check"
+        default=1.0,
+        description="an accepted proof waits for its audit at most this long, plus one check",
     )
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
 
@@ -211,6 +212,14 @@ def _coq_version(coqtop: str) -> str:
     return f"coq-{m.group(1)}" + (f"+ocaml-{m.group(2)}" if m.group(2) else "")
 
 
+def _split_after(text: str, count: int) -> tuple[str, str]:
+    """coqtop's output split after its `count`-th prompt: the answers to our own first `count`
+    sentences, which come before anything the candidate's text can print, and the rest."""
+    found = proto.prompts(text)
+    cut = found[count - 1].end if len(found) >= count else len(text)
+    return text[:cut], text[cut:]
+
+
 @dataclass
 class _Accepted:
     """A candidate whose proof closed cleanly and now waits for the batch audit."""
@@ -233,16 +242,18 @@ class CoqSession:
     # -- the Session protocol ------------------------------------------------------------
 
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
-        overdue = self._accepted and (
-            time.monotonic() - self._accepted[0].since > self._settings.audit_delay_s
-        )
-        outcomes = self.flush(timeout) if overdue or not request.batch_audit else []
-        deadline = time.monotonic() + timeout
-        result = self._check_one(request, deadline)
+        """The outcomes this check settles: its own unless it awaits the batch audit, and the
+        batch's once it is full or its oldest has waited `audit_delay_s` (so no verdict waits
+        longer than that plus one check and the audit)."""
+        outcomes = [] if request.batch_audit else self.flush(timeout)  # a whole file stands alone
+        result = self._check_one(request, time.monotonic() + timeout)
         self.checks += 1
         if result is not None:
-            return [*outcomes, (request, result)]
-        if len(self._accepted) >= self._settings.audit_batch:
+            outcomes.append((request, result))
+        if self._accepted and (
+            len(self._accepted) >= self._settings.audit_batch
+            or time.monotonic() - self._accepted[0].since >= self._settings.audit_delay_s
+        ):
             outcomes += self.flush(timeout)
         return outcomes
 
@@ -302,13 +313,9 @@ class CoqSession:
         opening = f"Module lf_m_{nonce}.\n"
         if request.statement is not None:
             opening = f"Definition lf_ref_{nonce} := {one_line(request.statement)}.\n" + opening
-        opened = self._roundtrip(opening, deadline)
-        if proto.has_error(opened):
-            self._back_to(before, deadline)
-            raise HeaderError(f"the trusted statement does not elaborate: {proto.error_in(opened)}")
         body = one_line(request.body)
-        try:
-            answer = self._roundtrip(body, deadline)
+        try:  # our opening and the candidate in one round trip: the opening answers first
+            both = self._roundtrip(opening + body, deadline)
         except ProverOutputTooLarge as e:  # the candidate's answer, not the engine's fault
             self._restart()
             flood = Message(severity=Severity.ERROR, text=f"the prover's {e}")
@@ -319,6 +326,10 @@ class CoqSession:
             self._restart()
             died = Message(severity=Severity.ERROR, text="Out of memory: the prover died")
             return self._finish(RawResult(messages=[died], exhausted="memory"), started)
+        opened, answer = _split_after(both, opening.count("\n"))
+        if proto.has_error(opened):
+            self._back_to(before, deadline)
+            raise HeaderError(f"the trusted statement does not elaborate: {proto.error_in(opened)}")
         messages = proto.messages(answer, request.body)
         result = RawResult(messages=messages, time_s=0.0, peak_rss_mb=self._proc.peak_rss_mb())
         ran = len(proto.prompts(answer))
