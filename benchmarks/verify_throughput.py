@@ -57,6 +57,7 @@ REALS_AXIOMS = frozenset(
     {"sig_forall_dec", "sig_not_dec", "functional_extensionality_dep", "classic"}
 )
 LIGHT_S = 0.2
+NAIVE_SAMPLE = 80  # one coqc per proof is slow: timed on this many, its rate scaled to all
 SHORT_STATEMENT = "Theorem short_{c} : forall n m : nat, n + m + {c} = {c} + m + n."
 raw_seconds: dict[int, float] = {}  # candidate index -> raw coqtop's time for it
 summary: dict[str, float] = {}  # the closing table's rows
@@ -163,12 +164,18 @@ def compare(label: str, candidates: list[Candidate], workers: int) -> None:
     timings: dict[str, float] = {}
     verdicts: dict[str, list[bool]] = {}
     for name, method in (("raw", raw), ("engine", engine), ("naive", naive)):
+        chosen = candidates[:NAIVE_SAMPLE] if name == "naive" else candidates
         started = time.perf_counter()
-        verdicts[name] = method(candidates, workers)
-        timings[name] = time.perf_counter() - started
+        verdicts[name] = method(chosen, workers)
+        timings[name] = (time.perf_counter() - started) * len(candidates) / len(chosen)
         rate = len(candidates) / timings[name]
         print(
             f"{name:>9}: {timings[name]:7.1f} s  {rate:7.1f} proofs/s  {sum(verdicts[name])} proved"
+            + (
+                f" (of the first {len(chosen)}, time scaled)"
+                if len(chosen) < len(candidates)
+                else ""
+            )
         )
     naive_ratio = timings["naive"] / timings["engine"]
     raw_ratio = timings["raw"] / timings["engine"]
@@ -177,7 +184,7 @@ def compare(label: str, candidates: list[Candidate], workers: int) -> None:
     print(f"  engine vs naive (one coqc per proof): {naive_ratio:.1f}x faster")
     print(f"  engine vs raw coqtop: {raw_ratio:.2f}x (engine's extra share: {1 - raw_ratio:.0%})")
     for other in ("raw", "naive"):
-        differ = sum(a != b for a, b in zip(verdicts["engine"], verdicts[other], strict=True))
+        differ = sum(a != b for a, b in zip(verdicts["engine"], verdicts[other], strict=False))
         print(f"  verdicts that differ, engine vs {other}: {differ}")
 
 

@@ -2,7 +2,8 @@
 
 One check, in one process whose header is already loaded:
 1. `Definition lf_ref_N := <trusted statement>.` and `Module lf_m_N.`, N a fresh nonce;
-2. the candidate's text, then a sentinel (`Check` of an unguessable name, whose error marks the
+2. in the same write, the candidate's text (the answers to step 1 come first, before anything
+   the candidate can print), then a sentinel (`Check` of an unguessable name, whose error marks the
    end of the answer: coqtop has no other end-of-answer signal);
 3. if no error and no proof is open: `End lf_m_N.`, `Check lf_m_N.<name>.` (it exists) and
    `Definition lf_chk_N : lf_ref_N := lf_m_N.<name>.` (its type is the trusted statement);
@@ -13,7 +14,9 @@ candidate can forge them. `Print Assumptions` costs about 0.3 s per query once `
 is involved, however small the proof, so accepted candidates are kept (each in its own module,
 under nonce names no other candidate can mention) and audited together in one query over a tuple
 of all of them; only when that union holds an axiom outside the allowed set is each one audited on
-its own. Candidates that are whole files may change global state (hints, options), so they are
+its own. The batch is audited once it holds `audit_batch` proofs, once its oldest has waited
+`audit_delay_s` (checked after every check), and whenever the worker's queue runs dry, so a
+verdict waits at most that delay plus one check and the audit itself. Candidates that are whole files may change global state (hints, options), so they are
 always checked and audited alone.
 """
 
