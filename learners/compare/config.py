@@ -32,6 +32,9 @@ class ProblemSource(_Strict):
     dataset_split: str = "train"
     fields: dict[str, str] = Field(default_factory=dict, description="record field: its column")
     header: str | None = Field(default=None, description="header for records that carry none")
+    drop_suffix: str | None = Field(
+        default=None, description="a placeholder proof that ends the dataset's statements"
+    )
     split: str | None = Field(default=None, description="keep records of this split only")
     names: list[str] | None = Field(default=None, description="a subset, in this order")
     limit: int | None = Field(default=None, ge=1, description="the first `limit` problems")

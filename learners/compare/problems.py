@@ -44,7 +44,11 @@ def _dataset_problems(source: ProblemSource) -> list[Problem]:
         record = {**{k: v for k, v in row.items() if k not in source.fields.values()}, **record}
         if source.header is not None:
             record.setdefault("header", source.header)
-        problems.append(problem_from_record(record))
+        problem = problem_from_record(record)
+        if source.drop_suffix:
+            statement = problem.statement.rstrip().removesuffix(source.drop_suffix)
+            problem = problem.model_copy(update={"statement": statement.rstrip() + "\n"})
+        problems.append(problem)
     return problems
 
 
