@@ -1,8 +1,8 @@
 """A comparison's configuration: one pydantic model, read from YAML or JSON.
 
-It names everything the runs share (base model, problems, steps, group size, learning rate, seeds,
-the evaluation) once, and the learners to compare as a list; a learner with an α grid stands for
-one run per α. Every arm is trained with every seed, from the same base and in the same data order.
+It names once what the runs share (base model, problems, steps, group size, learning rate, seeds,
+the evaluation), and the learners to compare as a list; a learner with an alpha grid stands for
+one arm per alpha. Every arm is trained with every seed, from the same base, in the same data order.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Problems(_Strict):
 
 
 class ArmSpec(_Strict):
-    """One learner to compare; with `alphas`, one arm per α (the option `alpha` of each)."""
+    """One learner to compare; with `alphas`, one arm per alpha (the option `alpha` of each)."""
 
     learner: str
     label: str | None = Field(default=None, description="its name in the table (the learner's)")
@@ -63,7 +63,7 @@ class ArmSpec(_Strict):
     @model_validator(mode="after")
     def _alpha_once(self) -> ArmSpec:
         if self.alphas is not None and "alpha" in self.options:
-            raise ValueError("give α either in `alphas` or in `options`, not both")
+            raise ValueError("give alpha either in `alphas` or in `options`, not both")
         return self
 
 
@@ -128,7 +128,7 @@ class CompareConfig(_Strict):
         return self
 
     def arms(self) -> list[Arm]:
-        """The learners as run: an α grid expanded to one arm per α."""
+        """The learners as run: an alpha grid expanded to one arm per alpha."""
         arms = []
         for spec in self.learners:
             label = spec.label or spec.learner

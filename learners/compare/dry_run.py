@@ -47,8 +47,8 @@ def dry_run(config: CompareConfig) -> list[str]:
         for seed in config.seeds:
             config.train_config(arm, seed, Path("train.jsonl"), Path(run_label(arm, seed)))
     lines.append(
-        f"training runs: {len(arms)} arms × {len(config.seeds)} seeds, {config.steps} steps of"
-        f" {config.prompts_per_step} prompts × {config.sampling.group_size} samples,"
+        f"training runs: {len(arms)} arms x {len(config.seeds)} seeds, {config.steps} steps of"
+        f" {config.prompts_per_step} prompts x {config.sampling.group_size} samples,"
         f" lr {config.learning_rate:g}"
     )
     lines.extend(_provers(config, splits))
@@ -83,7 +83,9 @@ def _provers(config: CompareConfig, splits: dict) -> list[str]:
     backends = sorted({p.backend for problems in splits.values() for p in problems})
     lines = []
     with Verifier(
-        VerifierConfig(pool=PoolConfig(workers=config.verify_workers), timeout=config.verify_timeout)
+        VerifierConfig(
+            pool=PoolConfig(workers=config.verify_workers), timeout=config.verify_timeout
+        )
     ):
         for name in backends:
             try:

@@ -4,7 +4,7 @@ One JSONL line per problem, appended as soon as the problem is done, so an inter
 resumes at the first problem it has no line for. A line keeps the verdict status of every sample,
 the accepted texts (for distinct proofs and diversity), and log π(y) of the target samples: the
 base model's accepted samples of that problem, which are exact draws of p_x (at the evaluation's
-temperature and top_p), so that KL(p‖π) = E_p[log π_base − log Ẑ_x − log π] can be estimated.
+temperature and top_p), so that KL(p‖π) = E_p[log π_base - log Ẑ_x - log π] can be estimated.
 """
 
 from __future__ import annotations
@@ -102,10 +102,10 @@ def _drop_torn_tail(path: Path) -> None:
 
 
 def kl_to_target(base: Mapping[str, ProblemEval], model: Mapping[str, ProblemEval]) -> dict:
-    """Per problem, KL(p_x‖π) ≈ mean over base-accepted y of log π_base − log Ẑ_x − log π.
+    """Per problem, KL(p_x‖π) ≈ mean over base-accepted y of log π_base - log Ẑ_x - log π.
 
     Ẑ_x is the base model's acceptance rate on x; problems the base model never solved have no
-    samples of p_x and no estimate. For the base model itself the estimate is −log Ẑ_x exactly.
+    samples of p_x and no estimate. For the base model itself the estimate is -log Ẑ_x exactly.
     """
     estimates = {}
     for name, b in base.items():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from leanfilter.inputs import load_problems, problem_from_record
 from leanfilter.records import Problem
-from learners.compare.config import ProblemSource, Problems
+from learners.compare.config import Problems, ProblemSource
 
 
 def read_source(source: ProblemSource) -> list[Problem]:

@@ -127,7 +127,9 @@ def build_results(config: CompareConfig, out: Path) -> CompareResults:
     arms, unfinished = {}, []
     for arm in config.arms():
         seeds = [_load(out, arm.label, seed, problems, with_steps=True) for seed in config.seeds]
-        unfinished += [f"{arm.label}-s{s}" for s, m in zip(config.seeds, seeds, strict=True) if not m]
+        unfinished += [
+            f"{arm.label}-s{s}" for s, m in zip(config.seeds, seeds, strict=True) if not m
+        ]
         if any(seeds):
             arms[arm.label] = [m for m in seeds if m is not None]
     grpo = next((a.label for a in config.arms() if a.learner == "grpo"), None)
@@ -140,7 +142,9 @@ def build_results(config: CompareConfig, out: Path) -> CompareResults:
                 references["grpo"] = [m for m in arms[grpo] if m.seed == model.seed]
             rows.append(rows_of.row(label, model.seed, [model], references))
         if len(config.seeds) > 1:
-            pooled = {"base": [base]} | ({"grpo": arms[grpo]} if grpo in arms and label != grpo else {})
+            pooled = {"base": [base]} | (
+                {"grpo": arms[grpo]} if grpo in arms and label != grpo else {}
+            )
             rows.append(rows_of.row(label, None, models, pooled))
     return CompareResults(
         name=config.name,
@@ -211,7 +215,9 @@ class _Rows:
 
     def _estimate(self, values: PerProblem) -> Estimate:
         interval = bootstrap_mean_ci(
-            list(values.values()), confidence=self.config.eval.confidence, seed=self.config.eval.seed
+            list(values.values()),
+            confidence=self.config.eval.confidence,
+            seed=self.config.eval.seed,
         )
         return Estimate(interval=interval, problems=len(values))
 
@@ -374,7 +380,7 @@ def markdown_table(results: CompareResults) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
-        f"{results.name}: {results.eval_problems} eval problems × {results.eval_samples} samples;"
+        f"{results.name}: {results.eval_problems} eval problems x {results.eval_samples} samples;"
         f" {results.confidence:.0%} bootstrap intervals over problems; paired bootstrap p-values."
         f" Verifier cache: {results.cache.hits}/{results.cache.verdicts} verdicts from the cache"
         f" ({results.cache.rate:.1%}), training {results.cache.train_hits}/"

@@ -1,4 +1,4 @@
-"""`leanfilter compare`: train every arm × seed, evaluate the base model and every final model,
+"""`leanfilter compare`: train every arm x seed, evaluate the base model and every final model,
 and report them side by side, resuming wherever a previous run stopped.
 
 One `Verifier` serves the whole comparison, over one proof database (`proofs.db`) that is also its
@@ -165,7 +165,7 @@ def _evaluate(
     done = read_evals(path)
     if len(done) >= len(problems) and all(p.name in done for p in problems):
         return done
-    echo(f"evaluating {label}: {len(problems) - len(done)} problems × {config.eval.samples}")
+    echo(f"evaluating {label}: {len(problems) - len(done)} problems x {config.eval.samples}")
     gguf = config.gguf_file if label == BASE else None
     scorer = CausalLMPolicy.from_pretrained(model, gguf_file=gguf)
     sampler = _sampler(config, model, scorer)
