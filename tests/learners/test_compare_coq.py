@@ -20,7 +20,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from leanfilter.cache import MemoryCache
 from leanfilter.cli import main
+from leanfilter.engine import Verifier, VerifierConfig
+from leanfilter.oracle import Oracle
+from leanfilter.records import BackendName, Problem
 from tests.learners.tiny import save_tiny_model
 
 pytestmark = [
@@ -213,3 +217,32 @@ def test_a_comparison_killed_mid_training_resumes_to_the_same_table(setup, strai
         assert (a["label"], a["seed"]) == (b["label"], b["seed"])
         assert a["pass_at_k"] == b["pass_at_k"]
         assert a["kl"] == b["kl"]
+
+
+class SlowCache(MemoryCache):
+    """Fault injection: a cache on a slow disk, so a verdict takes a while to be stored."""
+
+    def get(self, key):
+        time.sleep(0.005)
+        return super().get(key)
+
+    def put(self, key, verdict):
+        time.sleep(0.2)
+        super().put(key, verdict)
+
+
+def test_twins_in_one_batch_are_checked_once():
+    """A text sampled many times in one batch: its first check answers every twin, those
+    submitted while its verdict was being stored too (the comparison's cache counts on this).
+    The distinct proofs between the twins spread their submission over the first one's check."""
+    problem = Problem(
+        name="two", backend=BackendName.COQ, header="", statement="Theorem two : 2 + 2 = 4."
+    )
+    texts = [t for i in range(60) for t in ("", f"assert (h : {i} = {i}) by auto. auto.")]
+    with Verifier(VerifierConfig(), cache=SlowCache()) as engine:
+        oracle = Oracle(engine)
+        oracle.score(problem, ["reflexivity."])  # the prover is warm before the batch comes
+        result = oracle.score(problem, texts)
+    assert result.v.tolist() == [0.0, 1.0] * 60
+    checked = [t for t, v in zip(texts, result.verdicts, strict=True) if not v.cached]
+    assert sorted(checked) == sorted(set(texts))
