@@ -1,7 +1,8 @@
 """A Hugging Face causal LM as the policy π_θ, holding π_base beside it.
 
 π_base is a frozen copy, or, with a LoRA adapter (peft), the same weights with the adapter
-disabled, so no second copy is kept. Log-probs are summed over completion tokens only, in float32.
+disabled, so no second copy is kept. Log-probs are summed over completion tokens only, in float32
+or the model's own precision if higher.
 Rollout log-probs are π_θ's at temperature 1, rescored after sampling: the ratios p/π_θ of alpha-DPG
 are ratios of the model's own distribution, whatever temperature and top_p the sampler used.
 """
@@ -131,7 +132,8 @@ class CausalLMPolicy:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits = model(
             input_ids=batch.input_ids, attention_mask=mask, position_ids=positions
-        ).logits.float()
+        ).logits
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         token_logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(
             -1, batch.input_ids[:, 1:, None]
         )[..., 0]
