@@ -31,11 +31,12 @@ class Rollout:
 
 
 class CausalLMPolicy:
-    def __init__(self, model: PreTrainedModel, tokenizer: object, lora: bool = False) -> None:
+    def __init__(self, model: PreTrainedModel, tokenizer: object) -> None:
+        """`model` with a peft adapter makes π_base the adapter switched off; otherwise a copy."""
         self.model = model
         self.tokenizer = tokenizer
-        self.lora = lora
-        self.base = None if lora else copy.deepcopy(model).requires_grad_(False).eval()
+        self.lora = _has_adapter(model)
+        self.base = None if self.lora else copy.deepcopy(model).requires_grad_(False).eval()
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -52,7 +53,7 @@ class CausalLMPolicy:
         from peft import LoraConfig, get_peft_model
 
         config = LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank, target_modules="all-linear")
-        return cls(get_peft_model(model, config), tokenizer, lora=True)
+        return cls(get_peft_model(model, config), tokenizer)
 
     @torch.no_grad()
     def sample(
@@ -140,6 +141,14 @@ class CausalLMPolicy:
         summed = (token_logp * batch.completion_mask[:, 1:]).sum(-1)
         groups = len(batch.texts) if isinstance(batch, Rollout) else batch.v.shape[0]
         return summed.reshape(groups, -1)
+
+
+def _has_adapter(model: PreTrainedModel) -> bool:
+    try:
+        from peft import PeftModel
+    except ImportError:
+        return False
+    return isinstance(model, PeftModel)
 
 
 def _until_eos(completion: Tensor, eos_id: int) -> Tensor:
