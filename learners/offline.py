@@ -23,7 +23,7 @@ from leanfilter.db import ProofDB
 from leanfilter.engine import Verifier, VerifierConfig
 from leanfilter.oracle import Oracle
 from leanfilter.pool import PoolConfig
-from leanfilter.records import Candidate, SamplerInfo
+from leanfilter.records import Candidate, Problem, SamplerInfo
 from learners.baselines import RejectionSamplingSFT
 from learners.config import TrainConfig
 from learners.loop import LOG, _problems, scored_batch, step_problems
@@ -38,54 +38,57 @@ def draw_base_samples(config: TrainConfig, rounds: int = 1) -> str:
     if config.database is None:
         raise ValueError("database: RS-SFT offline stores its samples in a proof database")
     problems = _problems(config)
+    size = config.prompts_per_step
+    batches = [
+        (round_, problems[i : i + size])
+        for round_ in range(rounds)
+        for i in range(0, len(problems), size)
+    ]
     policy = CausalLMPolicy.from_pretrained(config.model, gguf_file=config.gguf_file)
-    sampling = config.sampling
     with ProofDB(config.database) as db:
         db.add_problems(problems)
         run_id = db.start_run("rs_sft samples", config.model_dump(mode="json")).id
-        engine = Verifier(
-            VerifierConfig(
-                pool=PoolConfig(workers=config.verify_workers), timeout=config.verify_timeout
-            ),
-            cache=db,
-            recorder=db,
-            run_id=run_id,
-        )
-        with engine:
+        pool = PoolConfig(workers=config.verify_workers)
+        settings = VerifierConfig(pool=pool, timeout=config.verify_timeout)
+        with Verifier(settings, cache=db, recorder=db, run_id=run_id) as engine:
             oracle = Oracle(engine)
-            for round_ in range(rounds):
-                for start in range(0, len(problems), config.prompts_per_step):
-                    torch.manual_seed(config.seed * 1_000_003 + round_ * len(problems) + start)
-                    chosen = problems[start : start + config.prompts_per_step]
-                    rollout = policy.sample(
-                        [
-                            config.prompt.format(header=p.header, statement=p.statement)
-                            for p in chosen
-                        ],
-                        sampling.group_size,
-                        sampling.max_new_tokens,
-                        sampling.temperature,
-                        sampling.top_p,
-                        from_base=True,
-                    )
-                    logp = policy.base_logp(rollout).double()
-                    samplers = [
-                        [
-                            SamplerInfo(
-                                model=config.model,
-                                run_id=run_id,
-                                step=round_,
-                                temperature=sampling.temperature,
-                                logp_policy=float(value),
-                                logp_base=float(value),
-                            )
-                            for value in row
-                        ]
-                        for row in logp
-                    ]
-                    oracle.score_batch(list(zip(chosen, rollout.texts, strict=True)), samplers)
+            for index, (round_, chosen) in enumerate(batches):
+                torch.manual_seed(config.seed * 1_000_003 + index)
+                groups, samplers = _draw(config, policy, chosen, run_id, round_)
+                oracle.score_batch(groups, samplers)
         db.end_run(run_id)
     return run_id
+
+
+def _draw(
+    config: TrainConfig, policy: CausalLMPolicy, chosen: list[Problem], run_id: str, round_: int
+) -> tuple[list[tuple[Problem, list[str]]], list[list[SamplerInfo]]]:
+    """G samples of π_base per problem, and where each came from (log π_base is its sampler's)."""
+    sampling = config.sampling
+    rollout = policy.sample(
+        [config.prompt.format(header=p.header, statement=p.statement) for p in chosen],
+        sampling.group_size,
+        sampling.max_new_tokens,
+        sampling.temperature,
+        sampling.top_p,
+        from_base=True,
+    )
+    logp = policy.base_logp(rollout).double()
+    samplers = [
+        [
+            SamplerInfo(
+                model=config.model,
+                run_id=run_id,
+                step=round_,
+                temperature=sampling.temperature,
+                logp_policy=float(value),
+                logp_base=float(value),
+            )
+            for value in row
+        ]
+        for row in logp
+    ]
+    return list(zip(chosen, rollout.texts, strict=True)), samplers
 
 
 def accepted_samples(database: str | Path, run_id: str) -> list[Candidate]:
