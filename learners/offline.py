@@ -26,7 +26,7 @@ from leanfilter.pool import PoolConfig
 from leanfilter.records import Candidate, Problem, SamplerInfo
 from learners.baselines import RejectionSamplingSFT
 from learners.config import TrainConfig
-from learners.loop import LOG, _problems, scored_batch, step_problems
+from learners.loop import LOG, _problems, sample_groups, scored_batch, step_problems
 from learners.policy import CausalLMPolicy
 
 MODEL = "model"
@@ -64,15 +64,7 @@ def _draw(
     config: TrainConfig, policy: CausalLMPolicy, chosen: list[Problem], run_id: str, round_: int
 ) -> tuple[list[tuple[Problem, list[str]]], list[list[SamplerInfo]]]:
     """G samples of π_base per problem, and where each came from (log π_base is its sampler's)."""
-    sampling = config.sampling
-    rollout = policy.sample(
-        [config.prompt.format(header=p.header, statement=p.statement) for p in chosen],
-        sampling.group_size,
-        sampling.max_new_tokens,
-        sampling.temperature,
-        sampling.top_p,
-        from_base=True,
-    )
+    rollout = sample_groups(policy, config, chosen, from_base=True)
     logp = policy.base_logp(rollout).double()
     samplers = [
         [
@@ -80,7 +72,7 @@ def _draw(
                 model=config.model,
                 run_id=run_id,
                 step=round_,
-                temperature=sampling.temperature,
+                temperature=config.sampling.temperature,
                 logp_policy=float(value),
                 logp_base=float(value),
             )

@@ -13,7 +13,7 @@ from leanfilter.db import ProofDB
 from learners.config import TrainConfig
 from learners.offline import MODEL, accepted_samples, draw_base_samples, train_on_samples
 from learners.policy import CausalLMPolicy
-from tests.learners.tiny import save_tiny_model
+from tests.learners.tiny import HEADER, save_tiny_model
 
 pytestmark = [
     pytest.mark.coq,
@@ -21,7 +21,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("coqtop") is None, reason="coqtop is not on PATH"),
 ]
 
-TACTICS = "Require Import Lia Lra Psatz.\n"
 # one-tactic proofs: lia, nia, auto and reflexivity prove these, the other tactics do not
 PROBLEMS = [
     {"name": "one_plus_one", "statement": "Theorem one_plus_one : 1 + 1 = 2."},
@@ -35,7 +34,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("offline")
     problems = root / "problems.jsonl"
     problems.write_text(
-        "".join(json.dumps(p | {"backend": "coq", "header": TACTICS}) + "\n" for p in PROBLEMS)
+        "".join(json.dumps(p | {"backend": "coq", "header": HEADER}) + "\n" for p in PROBLEMS)
     )
     config = TrainConfig(
         model=str(save_tiny_model(root / "model", seed=2)),

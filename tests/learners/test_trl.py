@@ -12,7 +12,7 @@ from leanfilter.db import ProofDB
 from leanfilter.inputs import load_problems
 from leanfilter.records import BackendName, Problem
 from learners.trl import VerifierReward, completion_text, prompt_dataset
-from tests.learners.tiny import save_tiny_model
+from tests.learners.tiny import HEADER, save_tiny_model
 
 trl = pytest.importorskip("trl", reason="trl is not installed (pip install -e '.[trl]')")
 
@@ -22,15 +22,20 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("coqtop") is None, reason="coqtop is not on PATH"),
 ]
 
-ROCQ = Path(__file__).parents[2] / "data" / "minif2f_rocq" / "minif2f_rocq.jsonl"
-NAMES = ["mathd_algebra_125", "mathd_algebra_107"]
-TACTICS = "Require Import Lia Lra Psatz.\n"
+MINIF2F = Path(__file__).parents[2] / "data" / "minif2f_rocq" / "minif2f_rocq.jsonl"
 
 
 @pytest.fixture(scope="module")
 def problems():
-    known = load_problems(ROCQ)
-    return [known[n].model_copy(update={"header": known[n].header + TACTICS}) for n in NAMES]
+    """A miniF2F problem (intros. lia. proves it) and one that many single tactics prove."""
+    hard = load_problems(MINIF2F)["mathd_algebra_125"]
+    easy = Problem(
+        name="one_plus_one",
+        backend=BackendName.COQ,
+        header=HEADER,
+        statement="Theorem one_plus_one : 1 + 1 = 2.",
+    )
+    return [hard.model_copy(update={"header": hard.header + HEADER}), easy]
 
 
 def test_the_reward_is_the_verdict_and_is_recorded(problems, tmp_path):
@@ -64,13 +69,6 @@ def test_completion_text_reads_strings_and_conversations():
 def test_grpo_trainer_trains_two_steps_on_the_verifier(problems, tmp_path):
     # one-tactic completions: lia, nia, auto and reflexivity prove 1 + 1 = 2, the rest do not,
     # so random weights already see both verdicts; the miniF2F problem stays unproved
-    easy = Problem(
-        name="one_plus_one",
-        backend=BackendName.COQ,
-        header=TACTICS,
-        statement="Theorem one_plus_one : 1 + 1 = 2.",
-    )
-    problems = [easy, problems[0]]
     model_dir = save_tiny_model(tmp_path / "model")
     args = trl.GRPOConfig(
         output_dir=str(tmp_path / "out"),

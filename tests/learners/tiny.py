@@ -13,6 +13,8 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 TACTICS = ["intros.", "lia.", "nia.", "lra.", "nra.", "auto.", "reflexivity.", "admit."]
 SPECIAL = ["<pad>", "<eos>", "<unk>"]
+HEADER = "Require Import Lia Lra Psatz.\n"
+"""What the tactics need loaded: appended to a problem's header."""
 
 
 def tiny_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
