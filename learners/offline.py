@@ -50,13 +50,17 @@ def draw_base_samples(config: TrainConfig, rounds: int = 1) -> str:
         run_id = db.start_run("rs_sft samples", config.model_dump(mode="json")).id
         pool = PoolConfig(workers=config.verify_workers)
         settings = VerifierConfig(pool=pool, timeout=config.verify_timeout)
-        with Verifier(settings, cache=db, recorder=db, run_id=run_id) as engine:
-            oracle = Oracle(engine)
-            for index, (round_, chosen) in enumerate(batches):
-                torch.manual_seed(config.seed * 1_000_003 + index)
-                groups, samplers = _draw(config, policy, chosen, run_id, round_)
-                oracle.score_batch(groups, samplers)
-        db.end_run(run_id)
+        outcome = "failed"
+        try:
+            with Verifier(settings, cache=db, recorder=db, run_id=run_id) as engine:
+                oracle = Oracle(engine)
+                for index, (round_, chosen) in enumerate(batches):
+                    torch.manual_seed(config.seed * 1_000_003 + index)
+                    groups, samplers = _draw(config, policy, chosen, run_id, round_)
+                    oracle.score_batch(groups, samplers)
+            outcome = "completed"
+        finally:
+            db.end_run(run_id, outcome)
     return run_id
 
 

@@ -53,6 +53,8 @@ def test_base_samples_are_recorded_once_with_their_sampler(setup):
     config, run_id = setup
     with ProofDB(config.database) as db:
         stored = list(db.results(run_id=run_id))
+        (run,) = [r for r in db.runs() if r.id == run_id]
+    assert run.outcome == "completed"
     assert len(stored) == 2 * len(PROBLEMS) * 4
     samplers = [r.candidate.sampler for r in stored]
     assert {s.step for s in samplers} == {0, 1}
