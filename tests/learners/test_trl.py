@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -103,3 +104,21 @@ def test_grpo_trainer_trains_two_steps_on_the_verifier(problems, tmp_path):
     assert 0.0 < sum(logged) < 2.0, "both verdicts should occur"
     after = trainer.model.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before), "no step was taken"
+
+
+@pytest.mark.skipif(
+    shutil.which("lake") is not None or "LEANFILTER_LEAN_PROJECT" in os.environ,
+    reason="a Lean toolchain is here, so the engine can answer a Lean proof",
+)
+def test_a_sample_the_engine_cannot_answer_is_none_never_zero():
+    lean = Problem(name="two", backend=BackendName.LEAN, statement="theorem two : 1 + 1 = 2 :=")
+    metrics = []
+    with VerifierReward([lean]) as reward:
+        rewards = reward(
+            prompts=["x"],
+            completions=["by rfl"],
+            problem=["two"],
+            log_metric=lambda name, value: metrics.append((name, value)),
+        )
+    assert rewards == [None]
+    assert metrics == [("leanfilter/unknown", 1.0)]
