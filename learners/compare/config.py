@@ -114,6 +114,7 @@ class CompareConfig(_Strict):
     learning_rate: float = Field(default=1e-5, gt=0.0)
     lora_rank: int | None = Field(default=None, ge=1)
     z_mode: str = Field(default="reset", pattern="^(reset|running)$")
+    checkpoint_every: int = Field(default=1, ge=1, description="steps between checkpoints")
     eval: EvalConfig = Field(default_factory=EvalConfig)
     output_dir: Path = Path("runs/compare")
     verify_timeout: float = Field(default=20.0, gt=0.0)
@@ -160,6 +161,7 @@ class CompareConfig(_Strict):
             seed=seed,
             lora_rank=self.lora_rank,
             z_mode=self.z_mode,
+            checkpoint_every=self.checkpoint_every,
             output_dir=output_dir,
             verify_timeout=self.verify_timeout,
             verify_workers=self.verify_workers,

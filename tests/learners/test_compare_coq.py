@@ -71,7 +71,7 @@ def setup(tmp_path_factory) -> Path:
     return root
 
 
-def write_config(root: Path, out: str) -> Path:
+def write_config(root: Path, out: str, **changes) -> Path:
     problems = str(root / "problems.jsonl")
     config = {
         "name": "tiny",
@@ -91,7 +91,7 @@ def write_config(root: Path, out: str) -> Path:
         "output_dir": str(root / out),
     }
     path = root / f"{out}.json"
-    path.write_text(json.dumps(config))
+    path.write_text(json.dumps(config | changes))
     return path
 
 
@@ -217,6 +217,37 @@ def test_a_comparison_killed_mid_training_resumes_to_the_same_table(setup, strai
         assert (a["label"], a["seed"]) == (b["label"], b["seed"])
         assert a["pass_at_k"] == b["pass_at_k"]
         assert a["kl"] == b["kl"]
+
+
+def test_ctrl_c_stops_the_comparison_which_then_resumes(setup):
+    config = write_config(setup, "interrupted", learners=[{"learner": "grpo"}], seeds=[0])
+    out = setup / "interrupted"
+    log = out / "train" / "grpo-s0" / "steps.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leanfilter", "compare", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not (log.exists() and log.read_text().count("\n") >= 1):
+        assert process.poll() is None, "the comparison ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode != 0, errors
+    assert not (out / "models" / "grpo-s0" / "complete").exists()
+    with sqlite3.connect(out / "proofs.db") as db:
+        assert db.execute("SELECT outcome FROM runs").fetchall() == [("failed",)]
+
+    result = CliRunner().invoke(main, ["compare", str(config)])
+    assert result.exit_code == 0, result.output
+    assert started(result.output) == ["training grpo-s0", "evaluating grpo-s0: 3 problems x 8"]
+    assert sorted({json.loads(line)["step"] for line in log.read_text().splitlines()}) == list(
+        range(STEPS)
+    )
 
 
 class SlowCache(MemoryCache):
