@@ -81,7 +81,10 @@ class EvalConfig(_Strict):
     top_p: float = Field(default=0.99, gt=0.0, le=1.0)
     max_new_tokens: int | None = Field(default=None, ge=1, description="default: training's")
     k: list[int] = Field(default=[1, 32], min_length=1, description="pass@k reported")
-    chunk: int = Field(default=32, ge=1, description="samples drawn per generate call")
+    chunk: int = Field(default=32, ge=1, description="samples per transformers generate call")
+    problems_per_call: int = Field(
+        default=8, ge=1, description="problems sampled and verified together (one vLLM call)"
+    )
     seed: int = 0
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from leanfilter.oracle import Oracle, log_z_acceptance
 from leanfilter.records import Problem, SamplerInfo, Status
+from learners.compare.config import EvalConfig
 from learners.compare.sampling import Sampler, sequence_logps
 from learners.policy import CausalLMPolicy
 
@@ -57,38 +58,44 @@ def evaluate(
     sampler: Sampler,
     scorer: CausalLMPolicy,
     oracle: Oracle,
+    settings: EvalConfig,
     *,
-    samples: int,
-    seed: int,
-    temperature: float,
-    chunk: int,
     targets: Mapping[str, list[str]] | None,
     path: Path,
 ) -> dict[str, ProblemEval]:
-    """Evaluate the problems not yet in `path`. `targets` are the base model's accepted samples
-    by problem; None while evaluating the base model itself, whose own accepted samples they are.
+    """Evaluate the problems not yet in `path`, `settings.problems_per_call` at a time: one
+    sampler call and one verifier batch for them all, so the GPU and the provers work on many.
+    Each problem's samples are seeded by its place in `problems`, whatever the batch.
+
+    `targets` are the base model's accepted samples by problem; None while evaluating the base
+    model itself, whose own accepted samples they are.
     """
     done = read_evals(path)
     _drop_torn_tail(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for index, problem in enumerate(problems):
-        if problem.name in done:
-            continue
-        text = prompt.format(header=problem.header, statement=problem.statement)
-        texts = sampler.sample(text, samples, seed * 1_000_003 + index)
-        info = SamplerInfo(model=label, run_id=f"eval/{label}", temperature=temperature)
-        (result,) = oracle.score_batch([(problem, texts)], [[info] * len(texts)])
-        accepted = [t for t, v in zip(texts, result.v, strict=True) if v == 1.0]
-        target = accepted if targets is None else targets.get(problem.name, [])
-        record = ProblemEval(
-            problem=problem.name,
-            statuses=[v.status for v in result.verdicts],
-            accepted=accepted,
-            logp_targets=sequence_logps(scorer, text, target, chunk) if target else [],
+    pending = [(i, p) for i, p in enumerate(problems) if p.name not in done]
+    info = SamplerInfo(model=label, run_id=f"eval/{label}", temperature=settings.temperature)
+    for start in range(0, len(pending), settings.problems_per_call):
+        block = pending[start : start + settings.problems_per_call]
+        prompts = [prompt.format(header=p.header, statement=p.statement) for _, p in block]
+        seeds = [settings.seed * 1_000_003 + i for i, _ in block]
+        sampled = sampler.sample(prompts, settings.samples, seeds)
+        results = oracle.score_batch(
+            [(p, texts) for (_, p), texts in zip(block, sampled, strict=True)],
+            [[info] * len(texts) for texts in sampled],
         )
-        with open(path, "a") as out:
-            out.write(record.model_dump_json() + "\n")
-        done[problem.name] = record
+        for text, texts, result in zip(prompts, sampled, results, strict=True):
+            name = result.problem.name
+            accepted = [t for t, v in zip(texts, result.v, strict=True) if v == 1.0]
+            target = accepted if targets is None else targets.get(name, [])
+            done[name] = ProblemEval(
+                problem=name,
+                statuses=[v.status for v in result.verdicts],
+                accepted=accepted,
+                logp_targets=sequence_logps(scorer, text, target, settings.chunk) if target else [],
+            )
+            with open(path, "a") as out:
+                out.write(done[name].model_dump_json() + "\n")
     return done
 
 

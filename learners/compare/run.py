@@ -176,10 +176,7 @@ def _evaluate(
         sampler,
         scorer,
         oracle,
-        samples=config.eval.samples,
-        seed=config.eval.seed,
-        temperature=config.eval.temperature,
-        chunk=config.eval.chunk,
+        config.eval,
         targets=targets,
         path=path,
     )

@@ -24,7 +24,9 @@ class EvalSampling(Protocol):
 
 
 class Sampler(Protocol):
-    def sample(self, prompt: str, n: int, seed: int) -> list[str]: ...
+    def sample(self, prompts: list[str], n: int, seeds: list[int]) -> list[list[str]]:
+        """n completions of each prompt, each prompt's drawn with its own seed."""
+        ...
 
 
 def vllm_installed() -> bool:
@@ -48,7 +50,10 @@ class TransformersSampler:
         self.max_new_tokens = max_new_tokens
         self.settings = settings
 
-    def sample(self, prompt: str, n: int, seed: int) -> list[str]:
+    def sample(self, prompts: list[str], n: int, seeds: list[int]) -> list[list[str]]:
+        return [self._sample(p, n, seed) for p, seed in zip(prompts, seeds, strict=True)]
+
+    def _sample(self, prompt: str, n: int, seed: int) -> list[str]:
         texts: list[str] = []
         for start in range(0, n, self.settings.chunk):
             torch.manual_seed(seed * 1_000_003 + start)
@@ -73,18 +78,21 @@ class VLLMSampler:
         self.max_new_tokens = max_new_tokens
         self.settings = settings
 
-    def sample(self, prompt: str, n: int, seed: int) -> list[str]:
+    def sample(self, prompts: list[str], n: int, seeds: list[int]) -> list[list[str]]:
         from vllm import SamplingParams
 
-        params = SamplingParams(
-            n=n,
-            temperature=self.settings.temperature,
-            top_p=self.settings.top_p,
-            max_tokens=self.max_new_tokens,
-            seed=seed,
-        )
-        (output,) = self.llm.generate([prompt], params, use_tqdm=False)
-        return [completion.text.strip() for completion in output.outputs]
+        params = [
+            SamplingParams(
+                n=n,
+                temperature=self.settings.temperature,
+                top_p=self.settings.top_p,
+                max_tokens=self.max_new_tokens,
+                seed=seed,
+            )
+            for seed in seeds
+        ]
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        return [[c.text.strip() for c in output.outputs] for output in outputs]
 
 
 @torch.no_grad()

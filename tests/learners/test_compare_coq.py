@@ -175,6 +175,23 @@ def test_a_second_run_redoes_nothing(straight):
     assert len(verdict_rows(out)) == rows
 
 
+def test_an_evaluation_cut_short_resumes_at_its_first_missing_problem(setup, straight):
+    out = setup / "torn"
+    shutil.copytree(straight[0], out)
+    config = write_config(setup, "torn")
+    records = (out / "eval" / "base.jsonl").read_text().splitlines(keepends=True)
+    (out / "eval" / "base.jsonl").write_text(records[0] + records[1][:25])  # as a kill leaves it
+
+    result = CliRunner().invoke(main, ["compare", str(config)])
+    assert result.exit_code == 0, result.output
+    assert started(result.output) == ["evaluating base: 2 problems x 8"]
+    assert (out / "eval" / "base.jsonl").read_text().splitlines(keepends=True) == records
+    assert (
+        json.loads((out / "results.json").read_text())["rows"][0]["pass_at_k"]
+        == json.loads((straight[0] / "results.json").read_text())["rows"][0]["pass_at_k"]
+    )
+
+
 def test_a_comparison_killed_mid_training_resumes_to_the_same_table(setup, straight):
     config = write_config(setup, "killed")
     out = setup / "killed"
