@@ -150,22 +150,19 @@ class CompareConfig(_Strict):
 
     def train_config(self, arm: Arm, seed: int, problems: Path, output_dir: Path) -> TrainConfig:
         """The training run of `arm` with `seed`: every arm gets the same base, data and steps."""
-        return TrainConfig(
-            model=self.base_model,
-            gguf_file=self.gguf_file,
-            problems=problems,
-            prompt=self.prompt,
-            learner=arm.learner,
-            learner_options=arm.options,
-            sampling=self.sampling,
-            prompts_per_step=self.prompts_per_step,
-            steps=self.steps,
-            learning_rate=self.learning_rate,
-            seed=seed,
-            lora_rank=self.lora_rank,
-            z_mode=self.z_mode,
-            checkpoint_every=self.checkpoint_every,
-            output_dir=output_dir,
-            verify_timeout=self.verify_timeout,
-            verify_workers=self.verify_workers,
-        )
+        shared = self.model_dump(include=_SHARED_WITH_TRAINING)
+        run = {
+            "model": self.base_model,
+            "problems": problems,
+            "learner": arm.learner,
+            "learner_options": arm.options,
+            "seed": seed,
+            "output_dir": output_dir,
+        }
+        return TrainConfig.model_validate(shared | run)
+
+
+_SHARED_WITH_TRAINING = {
+    "gguf_file", "prompt", "sampling", "prompts_per_step", "steps", "learning_rate", "lora_rank",
+    "z_mode", "checkpoint_every", "verify_timeout", "verify_workers",
+}  # fmt: skip

@@ -412,4 +412,4 @@ def _number(value: float | None) -> str:
 def _time(t: TrainTime | None) -> str:
     if t is None:
         return "-"
-    return f"{t.sampling_s:.1f}/{t.verifying_s:.1f}/{t.learning_s:.1f}"
+    return f"{t.sampling_s:.2f}/{t.verifying_s:.2f}/{t.learning_s:.2f}"

@@ -114,6 +114,23 @@ def started(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith(("training ", "evaluating "))]
 
 
+def start_until_logged(config: Path, log: Path, steps: int, **options) -> subprocess.Popen:
+    """`leanfilter compare config` in a process of its own, once `log` holds `steps` steps."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leanfilter", "compare", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **options,
+    )
+    deadline = time.monotonic() + 300
+    while not (log.exists() and log.read_text().count("\n") >= steps):
+        assert process.poll() is None, "the comparison ended before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return process
+
+
 def verdict_rows(out: Path) -> list[tuple[str, int]]:
     with sqlite3.connect(out / "proofs.db") as db:
         return db.execute("SELECT key, cached FROM verdicts WHERE candidate_id != ''").fetchall()
@@ -196,18 +213,7 @@ def test_a_comparison_killed_mid_training_resumes_to_the_same_table(setup, strai
     config = write_config(setup, "killed")
     out = setup / "killed"
     victim = out / "train" / "alpha_dpg-a0.5-s0" / "steps.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leanfilter", "compare", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 300
-    while not (victim.exists() and victim.read_text().count("\n") >= 2):
-        assert process.poll() is None, "the comparison ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    process = start_until_logged(config, victim, 2, start_new_session=True)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert not (out / "models" / "alpha_dpg-a0.5-s0" / "complete").exists()
@@ -240,21 +246,9 @@ def test_ctrl_c_stops_the_comparison_which_then_resumes(setup):
     config = write_config(setup, "interrupted", learners=[{"learner": "grpo"}], seeds=[0])
     out = setup / "interrupted"
     log = out / "train" / "grpo-s0" / "steps.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leanfilter", "compare", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while not (log.exists() and log.read_text().count("\n") >= 1):
-        assert process.poll() is None, "the comparison ended before it could be interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    process = start_until_logged(config, log, 1)
     process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=60)
-    assert process.returncode != 0, errors
+    assert process.wait(timeout=60) != 0
     assert not (out / "models" / "grpo-s0" / "complete").exists()
     with sqlite3.connect(out / "proofs.db") as db:
         assert db.execute("SELECT outcome FROM runs").fetchall() == [("failed",)]
