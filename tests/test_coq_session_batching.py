@@ -1,0 +1,84 @@
+"""One real coqtop session: when the audit batch is flushed, and the opening that shares the
+candidate's write (its answers are read before anything the candidate prints)."""
+
+from __future__ import annotations
+
+import pytest
+
+from leanfilter.backends.base import HeaderError
+from leanfilter.backends.coq import CoqBackend, CoqSession, CoqSettings
+from leanfilter.records import BackendName, Candidate
+
+pytestmark = pytest.mark.coq
+
+HEADER = "Require Import Arith Lia."
+
+
+def session(**settings: object) -> tuple[CoqBackend, CoqSession]:
+    backend = CoqBackend(CoqSettings(**settings))
+    return backend, backend.open_session(HEADER, 0)
+
+
+def candidate(c: int, proof: str = "intros; lia.") -> Candidate:
+    statement = f"Theorem t_{c} : forall n m : nat, n + m + {c} = {c} + m + n."
+    return Candidate(
+        name=f"t_{c}", backend=BackendName.COQ, header=HEADER, statement=statement, proof=proof
+    )
+
+
+def test_a_proof_waits_in_the_batch_until_its_delay_has_passed() -> None:
+    backend, s = session(audit_batch=100, audit_delay_s=3600)
+    try:
+        requests = [backend.assemble(candidate(c), c) for c in range(3)]
+        assert [s.check(r, 60) for r in requests] == [[], [], []]
+        assert s.pending() == requests
+        settled = s.flush(60)
+        assert [r.tag for r, _ in settled] == [0, 1, 2]
+        assert all(raw.axioms == [] and raw.integrity and raw.declared for _, raw in settled)
+    finally:
+        s.close()
+
+
+def test_with_no_delay_every_proof_is_audited_by_the_check_that_found_it() -> None:
+    backend, s = session(audit_batch=100, audit_delay_s=0)
+    try:
+        for c in range(3):
+            request = backend.assemble(candidate(c), c)
+            ((settled, raw),) = s.check(request, 60)
+            assert settled is request
+            assert raw.axioms == [] and raw.integrity
+            assert s.pending() == []
+    finally:
+        s.close()
+
+
+def test_a_full_batch_is_audited_at_once_and_a_failure_is_answered_at_once() -> None:
+    backend, s = session(audit_batch=2, audit_delay_s=3600)
+    try:
+        first, wrong, second = (
+            backend.assemble(candidate(0), 0),
+            backend.assemble(candidate(1, "intros; reflexivity."), 1),
+            backend.assemble(candidate(2), 2),
+        )
+        assert s.check(first, 60) == []
+        ((failed, raw),) = s.check(wrong, 60)
+        assert failed is wrong and raw.declared is False
+        assert [r for r, _ in s.check(second, 60)] == [first, second]
+    finally:
+        s.close()
+
+
+def test_a_statement_that_does_not_elaborate_is_a_header_error_and_the_session_goes_on() -> None:
+    backend, s = session()
+    try:
+        bad = backend.assemble(
+            candidate(0).model_copy(update={"statement": "Theorem u : nope."}), 0
+        )
+        with pytest.raises(HeaderError, match="does not elaborate"):
+            s.check(bad, 60)
+        good = backend.assemble(candidate(1), 1)
+        s.check(good, 60)
+        ((request, raw),) = s.flush(60)
+        assert request is good and raw.integrity and raw.axioms == []
+    finally:
+        s.close()
