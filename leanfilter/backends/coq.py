@@ -16,8 +16,8 @@ under nonce names no other candidate can mention) and audited together in one qu
 of all of them; only when that union holds an axiom outside the allowed set is each one audited on
 its own. The batch is audited once it holds `audit_batch` proofs, once its oldest has waited
 `audit_delay_s` (checked after every check), and whenever the worker's queue runs dry, so a
-verdict waits at most that delay plus one check and the audit itself. Candidates that are whole files may change global state (hints, options), so they are
-always checked and audited alone.
+verdict waits at most that delay plus one check and the audit itself. Candidates that are whole
+files may change global state (hints, options), so they are always checked and audited alone.
 """
 
 from __future__ import annotations
