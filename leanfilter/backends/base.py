@@ -38,6 +38,10 @@ class HeaderError(ProverError):
     """The trusted header itself does not elaborate, so no candidate under it can be checked."""
 
 
+class StatementError(HeaderError):
+    """The statement does not elaborate under the header alone (before the candidate runs)."""
+
+
 def first_error(messages: Iterable[Message]) -> str | None:
     """The text of the prover's first error, if it reported any."""
     return next((m.text for m in messages if m.severity is Severity.ERROR), None)

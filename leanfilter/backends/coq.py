@@ -38,15 +38,16 @@ from leanfilter.backends.base import (
     ProverUnavailable,
     RawResult,
     ReplayResult,
+    StatementError,
     has_error,
 )
 from leanfilter.backends.coq_replay import CoqReplayer, ReplaySettings
+from leanfilter.backends.coq_statement import parse_signature
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
 from leanfilter.sandbox import JailedProcess, ProverOutputTooLarge, SandboxConfig
 
 INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq >= 8.16 with opam)"
-_THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _OOM = "Out of memory"
 _FATAL_OOM = "Fatal error: out of memory"
 
@@ -72,55 +73,6 @@ class CoqSettings(BaseModel):
         default=2.0, description="longest an accepted proof waits for its audit before a new check"
     )
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
-
-
-class Signature(BaseModel):
-    """`Theorem name binders : type.` taken apart."""
-
-    keyword: str
-    name: str
-    binders: str
-    type: str
-
-    @property
-    def proposition(self) -> str:
-        return f"forall {self.binders}, {self.type}" if self.binders else self.type
-
-
-def parse_signature(statement: str) -> Signature:
-    """Split a trusted Coq statement; raises ValueError when it is not one theorem statement."""
-    try:
-        parts = sentences(statement)
-    except CoqLexError as e:
-        raise ValueError(f"statement: {e}") from e
-    if len(parts) != 1:
-        raise ValueError("statement: expected exactly one `Theorem name : type.` sentence")
-    text = parts[0].text[:-1].strip()
-    m = re.match(rf"({'|'.join(_THEOREM_WORDS)})\s+([\w'.]+)\s*", text)
-    if not m:
-        raise ValueError("statement: expected it to start with `Theorem <name>`")
-    rest = text[m.end() :]
-    colon = _top_level_colon(rest)
-    if colon is None:
-        raise ValueError("statement: no `:` before the type")
-    return Signature(
-        keyword=m.group(1),
-        name=m.group(2),
-        binders=rest[:colon].strip(),
-        type=rest[colon + 1 :].strip(),
-    )
-
-
-def _top_level_colon(text: str) -> int | None:
-    depth = 0
-    for i, c in enumerate(text):
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == ":" and depth == 0 and text[i + 1 : i + 2] not in ("=", ">"):
-            return i
-    return None
 
 
 def _strip_proof(proof: str, statement: str) -> str:
@@ -175,11 +127,14 @@ class CoqBackend:
     def assemble(self, candidate: Candidate, tag: int) -> CheckRequest:
         if candidate.whole_file or candidate.statement is None:
             statement = parse_signature(candidate.statement) if candidate.statement else None
+            proposition = statement.proposition if statement else None
+            if candidate.self_stated and proposition:  # the file chose it: a proposition only
+                proposition = f"(({proposition}) : Prop)"
             return CheckRequest(
                 tag=tag,
                 theorem=candidate.name,
                 body=candidate.proof,
-                statement=statement.proposition if statement else None,
+                statement=proposition,
                 batch_audit=False,
             )
         sig = parse_signature(candidate.statement)
@@ -305,7 +260,9 @@ class CoqSession:
         opened = self._roundtrip(opening, deadline)
         if proto.has_error(opened):
             self._back_to(before, deadline)
-            raise HeaderError(f"the trusted statement does not elaborate: {proto.error_in(opened)}")
+            raise StatementError(
+                f"the statement does not elaborate under the header: {proto.error_in(opened)}"
+            )
         body = one_line(request.body)
         try:
             answer = self._roundtrip(body, deadline)
