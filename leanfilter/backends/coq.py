@@ -50,6 +50,10 @@ from leanfilter.sandbox import JailedProcess, ProverOutputTooLarge, SandboxConfi
 INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq >= 8.16 with opam)"
 _OOM = "Out of memory"
 _FATAL_OOM = "Fatal error: out of memory"
+# `par:` hands its goals to worker processes through threads; the jail's limit of one process
+# (threads count) refuses the first one. Matched whole, so `fail "…"` (a "Tactic failure") is no
+# match; a forged one could only turn its own `failed` into an `error`.
+_NO_THREAD = 'System error: "Thread.create: Resource temporarily unavailable"'
 
 
 class CoqSettings(BaseModel):
@@ -283,6 +287,9 @@ class CoqSession:
             self._restart()
             disagree = f"Coq ran {ran} sentences where the text has {expected}"
             return self._finish(result.model_copy(update={"sentences_disagree": disagree}), started)
+        if any(m.text == _NO_THREAD for m in messages):  # the sandbox's limit, not the proof's
+            self._back_to(before, deadline)
+            return self._finish(result.model_copy(update={"exhausted": "threads"}), started)
         if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
             self._restart()
             return self._finish(result.model_copy(update={"exhausted": "memory"}), started)

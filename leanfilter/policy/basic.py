@@ -50,6 +50,13 @@ class BasicPolicy:
 
     def judge(self, candidate: Candidate, raw: RawResult) -> Decision:
         errors = [m for m in raw.messages if m.severity is Severity.ERROR]
+        if raw.exhausted == "threads":
+            return Decision(
+                status=Status.ERROR,
+                reason="sandbox.threads",
+                detail="`par:` needs threads and worker processes, which the prover's jail (one"
+                " process) does not give: the proof was not judged; without `par:` it can be",
+            )
         if raw.exhausted:
             return Decision(
                 status=Status.FAILED,
