@@ -95,6 +95,16 @@ class BasicPolicy:
                 reason="audit.missing",
                 detail="the axiom audit gave no answer",
             )
+        if (
+            candidate.backend is BackendName.COQ
+            and candidate.whole_file
+            and not candidate.statement
+        ):
+            return Decision(  # built without `inputs`, which reads the file's own statement
+                status=Status.REJECTED,
+                reason="input.untrusted",
+                detail="a Coq file checked with no statement vouches for nothing its text says",
+            )
         extra = sorted(set(raw.axioms) - self.allowed_axioms(candidate))
         if extra:
             return Decision(
