@@ -4,7 +4,9 @@ A bad line (not JSON, not UTF-8, a missing field, an unknown problem, an empty p
 `InputError` naming the line and what is wrong; the lines around it are read as usual.
 
 Candidate lines take three forms:
-- `{"name", "code"}`: a whole file; its leading imports are the header;
+- `{"name", "code"}`: a whole file; its leading imports are the header; for Coq, without a problem,
+  its own `Theorem name … : T.` sentence is the statement, which the engine reads before the file
+  runs (`backends/coq_statement.py`), and a file with no such sentence is refused;
 - `{"name", "header"?, "formal_statement", "proof"}`;
 - `{"name", "proof"}`, the statement and header coming from a problems file by name.
 
