@@ -33,6 +33,10 @@ QUOTATION_CHAIN = {  # hidden command, trusted statement, proof
     "axiom": ("Axiom cheat : False.", "Theorem t : 1 = 2.", "destruct cheat."),
     "guard-checking": ("Unset Guard Checking.", "Theorem t : 1 + 1 = 2.", "reflexivity."),
 }
+FAKE_PLUS = (
+    "Declare Scope fake_scope.\nDelimit Scope fake_scope with fake.\n"
+    'Notation "x + y" := (x * y) : fake_scope.\n'
+)
 # Whole files without a problem: each changes what its own statement text means, by one of the
 # ways Coq lets a file do so. The statement is elaborated before the file runs, so none of them
 # reaches it: (file, what stops it).
@@ -81,6 +85,29 @@ NO_STATEMENT = {
         "Definition d := 0.\nRequire Import ZArith.\nOpen Scope Z_scope.\n"
         "Theorem t : 0 - 1 < 0.\nProof. reflexivity. Qed.\n",
         "integrity.statement",
+    ),
+    "argument-scope-of-a-library-constant": (
+        FAKE_PLUS + "Arguments S n%fake_scope.\nTheorem t : S (3 + 3) = 10.\n"
+        "Proof. reflexivity. Qed.\n",
+        "integrity.statement",
+    ),
+    "scope-bound-to-nat": (
+        FAKE_PLUS + "Bind Scope fake_scope with nat.\nDefinition g (n : nat) := n.\n"
+        "Theorem t : g (3 + 3) = 9.\nProof. reflexivity. Qed.\n",
+        "statement.unreadable",
+    ),
+    "scope-delimiter-in-the-statement": (
+        FAKE_PLUS + "Theorem t : (3 + 3 = 9)%fake.\nProof. reflexivity. Qed.\n",
+        "statement.unreadable",
+    ),
+    "instance-gives-the-statement-its-meaning": (
+        "Require Import Coq.Classes.SetoidClass.\n"
+        "Definition any (x y : nat) : Prop := True.\n"
+        "#[local] Instance any_equiv : Equivalence any.\n"
+        "Proof. split; red; unfold any; auto. Qed.\n"
+        "#[local] Instance any_setoid : Setoid nat := {| equiv := any |}.\n"
+        "Theorem t : 1 == 2.\nProof. exact I. Qed.\n",
+        "statement.unreadable",
     ),
     "coercion-makes-a-term-a-statement": (
         "Definition holds (b : bool) : Prop := True.\nCoercion holds : bool >-> Sortclass.\n"
