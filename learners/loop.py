@@ -85,14 +85,7 @@ def train_step(
     # 1. sample G completions per prompt, and score them under π_θ and π_base
     clock = time.perf_counter()
     sampling = config.sampling
-    rollout = policy.sample(
-        [config.prompt.format(header=p.header, statement=p.statement) for p in chosen],
-        sampling.group_size,
-        sampling.max_new_tokens,
-        sampling.temperature,
-        sampling.top_p,
-        from_base=learner.samples_from_base,
-    )
+    rollout = sample_groups(policy, config, chosen, from_base=learner.samples_from_base)
     with torch.no_grad():
         logp_rollout = policy.sequence_logp(rollout).double()
     logp_base = policy.base_logp(rollout).double()
@@ -205,6 +198,21 @@ def step_record(
         "distinct_accepted": len(accepted),
         "errors": int((~answered).sum()),
     }
+
+
+def sample_groups(
+    policy: CausalLMPolicy, config: TrainConfig, chosen: list[Problem], from_base: bool
+) -> Rollout:
+    """G completions per problem, prompted and sampled as the config says."""
+    sampling = config.sampling
+    return policy.sample(
+        [config.prompt.format(header=p.header, statement=p.statement) for p in chosen],
+        sampling.group_size,
+        sampling.max_new_tokens,
+        sampling.temperature,
+        sampling.top_p,
+        from_base=from_base,
+    )
 
 
 def step_problems(problems: list[Problem], count: int, seed: int, step: int) -> list[Problem]:
