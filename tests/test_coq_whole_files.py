@@ -3,7 +3,7 @@ verdict says when the file's own text cannot be read, and when the jail, not the
 
 A file's imports and statement are its author's text, so a `Require` of a library that does not
 exist is `failed` (and counts), not the engine's `error`; a statement that reads only after the
-file's own definitions is refused; and `par:`, which the jail's one-process limit stops, is an
+file's own notations is refused; and `par:`, which the jail's one-process limit stops, is an
 `error` that says so, never the proof's failure.
 """
 
@@ -25,6 +25,12 @@ FILES = {  # id: (file, expected status, expected reason)
     ),
     "statement-on-own-definitions": (
         "Definition two := 2.\nTheorem t : two = 2.\nProof. reflexivity. Qed.\n",
+        "proved",
+        None,
+    ),
+    "statement-with-a-notation-of-the-file": (
+        'Definition two := 2.\nNotation "x =!= y" := (x = y) (at level 70).\n'
+        "Theorem t : two =!= 2.\nProof. reflexivity. Qed.\n",
         "rejected",
         "statement.unreadable",
     ),

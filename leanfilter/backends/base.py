@@ -67,6 +67,11 @@ class CheckRequest(BaseModel):
         default=None,
         description="trusted statement; the prover checks the theorem's type against it",
     )
+    own_statement: bool = Field(
+        default=False,
+        description="the statement is the file's own: names it leaves unresolved under the header "
+        "are read as binders, applied to the file's constants of those names",
+    )
     allowed_axioms: frozenset[str] = frozenset()
     batch_audit: bool = Field(
         default=True, description="a session may audit several accepted theorems in one query"

@@ -42,7 +42,12 @@ from leanfilter.backends.base import (
     has_error,
 )
 from leanfilter.backends.coq_replay import CoqReplayer, ReplaySettings
-from leanfilter.backends.coq_statement import parse_signature
+from leanfilter.backends.coq_statement import (
+    MAX_FREE_NAMES,
+    abstracted,
+    parse_signature,
+    unresolved_name,
+)
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
 from leanfilter.sandbox import JailedProcess, ProverOutputTooLarge, SandboxConfig
@@ -139,6 +144,7 @@ class CoqBackend:
                 theorem=candidate.name,
                 body=candidate.proof,
                 statement=proposition,
+                own_statement=candidate.self_stated,
                 batch_audit=False,
             )
         sig = parse_signature(candidate.statement)
@@ -258,15 +264,7 @@ class CoqSession:
             return RawResult(messages=[Message(severity=Severity.ERROR, text=f"lexer: {e}")])
         nonce = secrets.token_hex(6)
         before = self._state
-        opening = f"Module lf_m_{nonce}.\n"
-        if request.statement is not None:
-            opening = f"Definition lf_ref_{nonce} := {one_line(request.statement)}.\n" + opening
-        opened = self._roundtrip(opening, deadline)
-        if proto.has_error(opened):
-            self._back_to(before, deadline)
-            raise StatementError(
-                f"the statement does not elaborate under the header: {proto.error_in(opened)}"
-            )
+        free = self._open_statement(request, nonce, before, deadline)
         body = one_line(request.body)
         try:
             answer = self._roundtrip(body, deadline)
@@ -297,7 +295,7 @@ class CoqSession:
         if not closed or self._open:
             self._back_to(before, deadline)
             return self._finish(result, started)
-        result = self._confirm(request, nonce, result, deadline)
+        result = self._confirm(request, nonce, result, deadline, free)
         term = f"lf_chk_{nonce}" if request.statement is not None else self._target(request, nonce)
         if (
             not result.declared
@@ -313,15 +311,38 @@ class CoqSession:
         self._back_to(before, deadline)
         return self._finish(result, started)
 
+    def _open_statement(
+        self, request: CheckRequest, nonce: str, before: int, deadline: float
+    ) -> list[str]:
+        """Elaborate the trusted statement, then open the candidate's module. Returns the names a
+        file's own statement leaves unresolved under the header, which it is abstracted over
+        (`coq_statement.abstracted`)."""
+        free: list[str] = []
+        while True:
+            opening = f"Module lf_m_{nonce}.\n"
+            if request.statement is not None:
+                reference = one_line(abstracted(request.statement, free))
+                opening = f"Definition lf_ref_{nonce} := {reference}.\n" + opening
+            opened = self._roundtrip(opening, deadline)
+            if not proto.has_error(opened):
+                return free
+            self._back_to(before, deadline)
+            error = proto.error_in(opened)
+            name = unresolved_name(error) if request.own_statement else None
+            if name is None or name in free or len(free) >= MAX_FREE_NAMES:
+                raise StatementError(f"the statement does not elaborate under the header: {error}")
+            free.append(name)
+
     def _confirm(
-        self, request: CheckRequest, nonce: str, result: RawResult, deadline: float
+        self, request: CheckRequest, nonce: str, result: RawResult, deadline: float, free: list[str]
     ) -> RawResult:
         """Close the candidate's module; then ask, ourselves, whether the theorem exists and has
         the trusted type."""
         target = self._target(request, nonce)
         commands = [f"End lf_m_{nonce}.", f"Check {target}."]
         if request.statement is not None:
-            commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
+            applied = "".join(f" lf_m_{nonce}.{name}" for name in free)
+            commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce}{applied} := {target}.")
         else:  # no trusted statement: the constant must be a proof of some proposition
             proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ (@{target})"
             commands.append(f"Definition lf_chk_{nonce} := {proof_of_a_prop}.")

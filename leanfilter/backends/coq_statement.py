@@ -7,6 +7,14 @@ trusted as the file reads it: the engine elaborates it as a trusted statement, r
 file's imports and before any of the file runs (as a problem's statement), and Coq then checks
 that the constant the file built has that type. The sentence is only found here by its text; the
 meaning is Coq's, read where the file cannot reach it. A wrong pick can only make the check fail.
+
+A statement may name the file's own constants (`Theorem t : two = 2.`). Those names do not exist
+where the statement is read, so each name Coq reports unresolved becomes a binder of the
+statement, `fun (two : _) => two = 2`, its type inferred from the statement alone under the
+header; after the file ran, the statement is applied to the file's constants of those names
+(`lf_m.two`), and Coq checks the theorem against that. The file's definitions give the names
+their values, never the statement its reading: no notation, scope, coercion, instance or
+`Arguments` of the file is visible where the statement is elaborated.
 """
 
 from __future__ import annotations
@@ -72,6 +80,28 @@ def _top_level_colon(text: str) -> int | None:
         elif c == ":" and depth == 0 and text[i + 1 : i + 2] not in ("=", ">"):
             return i
     return None
+
+
+MAX_FREE_NAMES = 16
+# Coq's whole message when a name does not resolve; matched whole, so a message that only quotes
+# such text (a term holding a string) names nothing.
+_UNRESOLVED = re.compile(
+    r"The reference ([^\W\d][\w']*) was not found in the current environment\."
+)
+
+
+def unresolved_name(error: str | None) -> str | None:
+    """The identifier Coq could not resolve, when that is the whole of its error."""
+    found = _UNRESOLVED.fullmatch((error or "").strip())
+    return found.group(1) if found else None
+
+
+def abstracted(statement: str, free: list[str]) -> str:
+    """The statement as a function of the names it leaves unresolved: each is a binder whose
+    type Coq infers from the statement itself, read under the header alone."""
+    if not free:
+        return statement
+    return "fun " + " ".join(f"({name} : _)" for name in free) + f" => {statement}"
 
 
 def own_statement(code: str, name: str) -> str | None:

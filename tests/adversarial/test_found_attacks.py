@@ -94,7 +94,7 @@ NO_STATEMENT = {
     "scope-bound-to-nat": (
         FAKE_PLUS + "Bind Scope fake_scope with nat.\nDefinition g (n : nat) := n.\n"
         "Theorem t : g (3 + 3) = 9.\nProof. reflexivity. Qed.\n",
-        "statement.unreadable",
+        "integrity.statement",
     ),
     "scope-delimiter-in-the-statement": (
         FAKE_PLUS + "Theorem t : (3 + 3 = 9)%fake.\nProof. reflexivity. Qed.\n",
@@ -131,11 +131,20 @@ NO_STATEMENT = {
         "Theorem t : 1 = 2.\nProof. destruct X.h. Qed.\nEnd F.\n",
         "prover.missing",
     ),
-    "implicit-arguments-of-eq": (
-        "Arguments eq_refl {A} {x}.\nDefinition two := 2.\n"
-        "Theorem t : 1 = 2.\nProof. Fail reflexivity. Abort.\n"
-        "Theorem t : two = 2.\nProof. exact eq_refl. Qed.\n",
-        "statement.unreadable",  # the statement names the file's own `two`
+    "own-name-under-the-file-scope": (
+        FAKE_PLUS + "Definition g (n : nat) := n.\nOpen Scope fake_scope.\n"
+        "Theorem t : 3 + 3 = g 9.\nProof. reflexivity. Qed.\n",
+        "integrity.statement",  # `g` is the file's, `+` keeps its meaning
+    ),
+    "own-name-that-is-a-section-variable": (
+        "Section S.\nVariable n : nat.\nHypothesis h : n = 1.\n"
+        "Theorem t : n = 1.\nProof. exact h. Qed.\nEnd S.\n",
+        "integrity.statement",
+    ),
+    "own-name-in-a-notation-of-the-file": (
+        'Definition two := 2.\nNotation "x =!= y" := (x <> y) (at level 70).\n'
+        "Theorem t : two =!= 3.\nProof. discriminate. Qed.\n",
+        "statement.unreadable",
     ),
     "statement-under-fail": (
         "Fail Theorem t : 1 = 2.\nDefinition t : 1 = 1 := eq_refl.\n",
@@ -163,6 +172,25 @@ NO_STATEMENT_TWINS = {
     "statement-under-the-file-imports": (
         "Require Import ZArith.\nOpen Scope Z_scope.\nTheorem t : 0 - 1 < 0.\n"
         "Proof. reflexivity. Qed.\n"
+    ),
+    "statement-on-own-definitions": (
+        "Definition two := 2.\nFixpoint double (n : nat) := match n with 0 => 0 "
+        "| S m => S (S (double m)) end.\nTheorem t : forall n, double n = n + n /\\ two = 2.\n"
+        "Proof. split; [induction n; simpl; [reflexivity|rewrite IHn, <- plus_n_Sm] | ]; "
+        "reflexivity. Qed.\n"
+    ),
+    "own-inductive-in-the-statement": (
+        "Inductive color := Red | Blue.\nDefinition flip c := match c with Red => Blue "
+        "| Blue => Red end.\nTheorem t : forall c : color, flip (flip c) = c.\n"
+        "Proof. destruct c; reflexivity. Qed.\n"
+    ),
+    "own-name-with-implicit-arguments": (  # applied as a constant: `@pick nat`
+        "Definition pick {A : Type} (x y : A) := y.\n"
+        "Theorem t : pick 1 2 = 2.\nProof. reflexivity. Qed.\n"
+    ),
+    "own-name-beside-implicit-arguments-of-eq": (
+        "Arguments eq_refl {A} {x}.\nDefinition two := 2.\n"
+        "Theorem t : two = 2.\nProof. exact eq_refl. Qed.\n"
     ),
     "the-last-statement-counts": (
         "Module A.\nTheorem t : 1 = 1.\nProof. reflexivity. Qed.\nEnd A.\n"
