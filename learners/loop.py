@@ -32,8 +32,14 @@ CHECKPOINT = "checkpoint.pt"
 LOG = "steps.jsonl"
 
 
-def train(config: TrainConfig, *, run_id: str | None = None) -> list[dict]:
-    """Run (or resume) the configured training; returns the JSONL records of the steps run."""
+def train(
+    config: TrainConfig, *, run_id: str | None = None, verifier: Verifier | None = None
+) -> list[dict]:
+    """Run (or resume) the configured training; returns the JSONL records of the steps run.
+
+    With `verifier`, samples are checked, cached and recorded by it (one cache and database
+    shared by several runs) and it is left open; otherwise the run makes and closes its own.
+    """
     problems = _problems(config)
     learner = make_learner(config.learner, config.learner_options)
     policy = CausalLMPolicy.from_pretrained(config.model, config.lora_rank, config.gguf_file)
@@ -43,16 +49,7 @@ def train(config: TrainConfig, *, run_id: str | None = None) -> list[dict]:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = _resume(out / CHECKPOINT, policy, optimizer, tracker)
-    database = ProofDB(config.database) if config.database else None
-    if database is not None and run_id is None:
-        run_id = database.start_run("train", config.model_dump(mode="json")).id
-    engine = Verifier(
-        VerifierConfig(
-            pool=PoolConfig(workers=config.verify_workers), timeout=config.verify_timeout
-        ),
-        recorder=database,
-        run_id=run_id,
-    )
+    engine = verifier or _verifier(config, run_id)
     records = []
     try:
         oracle = Oracle(engine)
@@ -65,8 +62,22 @@ def train(config: TrainConfig, *, run_id: str | None = None) -> list[dict]:
             if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
                 _checkpoint(out / CHECKPOINT, step + 1, policy, optimizer, tracker)
     finally:
-        engine.close()
+        if verifier is None:
+            engine.close()
     return records
+
+
+def _verifier(config: TrainConfig, run_id: str | None) -> Verifier:
+    database = ProofDB(config.database) if config.database else None
+    if database is not None and run_id is None:
+        run_id = database.start_run("train", config.model_dump(mode="json")).id
+    return Verifier(
+        VerifierConfig(
+            pool=PoolConfig(workers=config.verify_workers), timeout=config.verify_timeout
+        ),
+        recorder=database,
+        run_id=run_id,
+    )
 
 
 def train_step(
