@@ -31,7 +31,7 @@ from pathlib import Path
 from leanfilter.backends.coq_syntax import CoqLexError, sentences
 from leanfilter.cache import MemoryCache
 from leanfilter.engine import Verifier, VerifierConfig
-from leanfilter.inputs import candidate_from_record
+from leanfilter.inputs import UNTRUSTED, UntrustedInput, candidate_from_record
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.policy.basic import COQ_CLASSICAL_REALS_AXIOMS
 from leanfilter.pool import PoolConfig
@@ -117,17 +117,23 @@ def main() -> None:
     args = parser.parse_args()
     files = load_files(args.dirs)
     truth = ground_truth(files, args.truth, args)
-    keys = [k for k in files if k in truth]
-    candidates = [
-        candidate_from_record({"name": files[k][0], "code": files[k][1]}, {}, BackendName.COQ)
-        for k in keys
-    ]
+    keys, candidates, verdicts = [], [], {}
+    for k in (k for k in files if k in truth):
+        record = {"name": files[k][0], "code": files[k][1]}
+        try:
+            candidates.append(candidate_from_record(record, {}, BackendName.COQ))
+            keys.append(k)
+        except UntrustedInput as e:  # as `verify` answers such a line
+            verdicts[k] = Verdict(
+                name=files[k][0], status=Status.REJECTED, reason=UNTRUSTED, detail=str(e)
+            )
     config = VerifierConfig(pool=PoolConfig(workers=args.workers), replay=args.replay)
     started = time.perf_counter()
     policy = StrictPolicy(load_policy_config(args.policy) if args.policy else None)
     with Verifier(config, policy=policy, cache=MemoryCache()) as verifier:
-        verdicts = dict(zip(keys, verifier.verify_all(candidates), strict=True))
+        verdicts |= dict(zip(keys, verifier.verify_all(candidates), strict=True))
     took = time.perf_counter() - started
+    keys = [k for k in files if k in verdicts]
     good = [k for k in keys if truth[k] == "closed"]
     proved = {k for k, v in verdicts.items() if v.status is Status.PROVED}
     refusals = Counter(

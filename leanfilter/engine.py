@@ -41,6 +41,7 @@ from leanfilter.backends.base import (
 )
 from leanfilter.cache import MemoryCache, VerdictCache, candidate_key
 from leanfilter.policy import Decision, Policy, default_policy
+from leanfilter.policy.basic import own_text_refused
 from leanfilter.pool import SLOTS_PER_ENGINE, PoolConfig, ProverPool, engine_slot
 from leanfilter.records import BackendName, Candidate, Status, Verdict
 from leanfilter.replays import ReplayJob, ReplayStage
@@ -273,6 +274,9 @@ class Verifier:
         )
 
     def _failed_check(self, candidate: Candidate, error: ProverError, base: dict) -> Verdict:
+        if isinstance(error, HeaderError) and candidate.self_stated:  # the file's own text
+            decision = own_text_refused(candidate, error)
+            return self._decided(candidate, decision, base)
         if isinstance(error, ProverTimeout):
             return self._verdict(
                 candidate, Status.TIMEOUT, "prover.timeout", "ran past the time limit", **base

@@ -4,7 +4,9 @@ A bad line (not JSON, not UTF-8, a missing field, an unknown problem, an empty p
 `InputError` naming the line and what is wrong; the lines around it are read as usual.
 
 Candidate lines take three forms:
-- `{"name", "code"}`: a whole file; its leading imports are the header;
+- `{"name", "code"}`: a whole file; its leading imports are the header; for Coq, without a problem,
+  its own `Theorem name … : T.` sentence is the statement, which the engine reads before the file
+  runs (`backends/coq_statement.py`), and a file with no such sentence is refused;
 - `{"name", "header"?, "formal_statement", "proof"}`;
 - `{"name", "proof"}`, the statement and header coming from a problems file by name.
 
@@ -29,11 +31,11 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from leanfilter.backends.coq_imports import is_header_sentence
+from leanfilter.backends.coq_statement import THEOREM_WORDS, own_statement, parse_signature
 from leanfilter.backends.coq_syntax import CoqLexError, Sentence, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Problem, SamplerInfo
 
 _SAMPLER_FIELDS = set(SamplerInfo.model_fields)
-_COQ_THEOREMS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _LEAN_HINTS = re.compile(r"^\s*import\s|:=\s*by\b|^\s*(theorem|lemma)\s", re.M)
 _COQ_HINTS = re.compile(
     r"^\s*(Require|From)\s|\b(Theorem|Lemma)\s+\S+.*\.\s|\bQed\.|\bProof\.", re.M
@@ -133,7 +135,7 @@ def _split_coq_problem(text: str, name: str) -> tuple[str, str]:
     """The theorem named `name` is the statement; everything before it (imports, and the
     definitions some statements need) is the trusted header; `Proof. Admitted.` goes."""
     for sentence in sentences(text):
-        if re.match(rf"({'|'.join(_COQ_THEOREMS)})\s+{re.escape(name)}\b", sentence.text):
+        if re.match(rf"({'|'.join(THEOREM_WORDS)})\s+{re.escape(name)}\b", sentence.text):
             return text[: sentence.start].strip() + "\n", text[sentence.start : sentence.end]
     raise ValueError(f"no `Theorem {name}` in the text")
 
@@ -190,6 +192,9 @@ def candidate_from_record(
         if kind is None:
             raise ValueError("cannot tell whether `code` is Lean or Coq: pass --backend")
         header, statement, body = _whole_file(record, code, kind, problem)
+        self_stated = statement is None and kind is BackendName.COQ
+        if self_stated:
+            statement = _file_statement(body, name)
         return Candidate(
             name=name,
             backend=kind,
@@ -197,6 +202,7 @@ def candidate_from_record(
             statement=statement,
             proof=body,
             whole_file=True,
+            self_stated=self_stated,
             sampler=sampler,
         )
     proof = _nonempty(record, "proof")
@@ -230,6 +236,23 @@ def _whole_file(
         return header, statement, _after_trusted_header(code, header, kind)
     header, body = (_split_lean_file if kind is BackendName.LEAN else split_coq_file)(code)
     return header, statement, body
+
+
+def _file_statement(body: str, name: str) -> str:
+    """A Coq file's own statement of `name`, which the engine elaborates before the file runs
+    (`coq_statement`): without one, the verdict could only say that the constant proves whatever
+    type the file gave it, in words whose meaning the file chose."""
+    statement = own_statement(body, name)
+    if statement is None:
+        raise UntrustedInput(
+            f"the file states no `Theorem {name} : ….` sentence: without a problem, the statement"
+            " a verdict vouches for is the file's own, read before the file runs"
+        )
+    try:
+        parse_signature(statement)
+    except ValueError as e:
+        raise UntrustedInput(f"the file's own statement of `{name}` cannot be read: {e}") from e
+    return statement
 
 
 def _refuse_replacements(record: dict, problem: Problem) -> None:

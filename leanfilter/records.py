@@ -85,6 +85,11 @@ class Candidate(BaseModel):
     statement: str | None = None
     proof: str
     whole_file: bool = False
+    self_stated: bool = Field(
+        default=False,
+        description="a whole file whose statement is its own `Theorem` sentence (no problem or "
+        "statement field gave one): elaborated before the file runs, under the file's imports",
+    )
     sampler: SamplerInfo | None = None
 
 

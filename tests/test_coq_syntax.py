@@ -170,3 +170,73 @@ def test_coq_reads_as_many_sentences_as_we_split_over_the_whole_grammar(text: st
 )
 def test_ellipsis_and_selector_braces_end_sentences(text: str, expected: list[str]) -> None:
     assert [s.text for s in sentences(text)] == expected
+
+
+# Quotations: `ident:{{ … }}` is one token for Coq's lexer, whatever it holds. No grammar of Coq
+# 8.16 as shipped takes one, so each is a syntax error, after which coqtop resumes at the next
+# `.` token: its count still says where the lexer ended the quotation.
+QUOTED = [*"x .{}\n", ". ", "(*", "*)", '"', "...", "}}", "{{"]
+LABELS = ["a", "x1", "ltac", "_", "a'", "1", "12", "\u00e9", "a.b", "fun"]
+
+
+@st.composite
+def quotation(draw: st.DrawFn) -> str:
+    width = draw(st.integers(2, 4))
+    inside = draw(st.lists(st.sampled_from(QUOTED), max_size=8).map("".join))
+    if draw(st.booleans()):  # a nested quotation of the same width
+        inside += "{" * width + draw(st.sampled_from(QUOTED)) + "}" * width
+    label = draw(st.sampled_from(LABELS))
+    return f"{label}:{'{' * width}{inside}{'}' * width}"
+
+
+@st.composite
+def quotation_script(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["plain", "argument", "first"]))
+        if kind == "plain":
+            parts.append(draw(sentence()))
+        else:
+            q = draw(quotation())
+            parts.append(f"idtac {q}." if kind == "argument" else f"{q} idtac.")
+        parts.append(draw(blank))
+    return "".join(parts)
+
+
+def coqtop_sentences(source: str) -> int:
+    """How many sentences coqtop read, syntax errors included (one prompt before each)."""
+    return len(re.findall(r"<prompt>", coqtop_output(source, timeout=60))) - 1
+
+
+@pytest.mark.coq
+@settings(max_examples=40, deadline=None)
+@given(quotation_script())
+def test_coq_ends_quotations_where_we_do(text: str) -> None:
+    source = f"Goal True.\n{text}\n"
+    try:
+        ours = len(sentences(source))
+    except CoqLexError:  # an unterminated quotation or string: Coq's lexer stops there too
+        assume(False)
+    assert coqtop_sentences(source) == ours
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("idtac a:{{ (* }}. Axiom c : False. idtac b:{{ *) }}.", 3),  # no comment inside
+        ('idtac a:{{ " }}. Axiom c : False. idtac "x".', 3),  # no string inside
+        ("idtac a:{{ {{ x. }} y. }}. idtac.", 2),  # a run as wide nests
+        ("idtac a:{{{ x. }} y. }}}. idtac.", 2),  # a narrower run does not close
+        ("1:{{ idtac. }} idtac.", 1),  # a number labels a quotation: no selector brace
+        ("idtac a :{{ x. }}.", 4),  # a blank before `:`: no quotation, then `}`, `}`, `.`
+        ("idtac a:{ x. }.", 3),  # one brace: no quotation
+        ("[G]:{{ idtac.", 3),  # a selector is no label
+    ],
+)
+def test_quotations_are_one_token(text: str, expected: int) -> None:
+    assert len(sentences(text)) == expected
+
+
+def test_an_unterminated_quotation_cannot_be_split() -> None:
+    with pytest.raises(CoqLexError, match="unterminated quotation"):
+        sentences("idtac a:{{ x. }. idtac.")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leanfilter.backends.coq import parse_signature
 from leanfilter.backends.coq_imports import required_libraries
+from leanfilter.backends.coq_statement import parse_signature
 from leanfilter.backends.coq_syntax import strip_comments
 from leanfilter.inputs import (
     UNTRUSTED,

@@ -38,6 +38,10 @@ class HeaderError(ProverError):
     """The trusted header itself does not elaborate, so no candidate under it can be checked."""
 
 
+class StatementError(HeaderError):
+    """The statement does not elaborate under the header alone (before the candidate runs)."""
+
+
 def first_error(messages: Iterable[Message]) -> str | None:
     """The text of the prover's first error, if it reported any."""
     return next((m.text for m in messages if m.severity is Severity.ERROR), None)
@@ -62,6 +66,11 @@ class CheckRequest(BaseModel):
     statement: str | None = Field(
         default=None,
         description="trusted statement; the prover checks the theorem's type against it",
+    )
+    own_statement: bool = Field(
+        default=False,
+        description="the statement is the file's own: names it leaves unresolved under the header "
+        "are read as binders, applied to the file's constants of those names",
     )
     allowed_axioms: frozenset[str] = frozenset()
     batch_audit: bool = Field(

@@ -41,17 +41,27 @@ from leanfilter.backends.base import (
     ProverUnavailable,
     RawResult,
     ReplayResult,
+    StatementError,
     has_error,
 )
 from leanfilter.backends.coq_replay import CoqReplayer, ReplaySettings
+from leanfilter.backends.coq_statement import (
+    MAX_FREE_NAMES,
+    abstracted,
+    parse_signature,
+    unresolved_name,
+)
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
 from leanfilter.records import BackendName, Candidate, Message, Severity
 from leanfilter.sandbox import JailedProcess, ProverOutputTooLarge, SandboxConfig
 
 INSTALL_HINT = "Coq is not installed: run `apt-get install coq` (or install Coq >= 8.16 with opam)"
-_THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 _OOM = "Out of memory"
 _FATAL_OOM = "Fatal error: out of memory"
+# `par:` hands its goals to worker processes through threads; the jail's limit of one process
+# (threads count) refuses the first one. Matched whole, so `fail "…"` (a "Tactic failure") is no
+# match; a forged one could only turn its own `failed` into an `error`.
+_NO_THREAD = 'System error: "Thread.create: Resource temporarily unavailable"'
 
 
 class CoqSettings(BaseModel):
@@ -76,55 +86,6 @@ class CoqSettings(BaseModel):
         description="an accepted proof waits for its audit at most this long, plus one check",
     )
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
-
-
-class Signature(BaseModel):
-    """`Theorem name binders : type.` taken apart."""
-
-    keyword: str
-    name: str
-    binders: str
-    type: str
-
-    @property
-    def proposition(self) -> str:
-        return f"forall {self.binders}, {self.type}" if self.binders else self.type
-
-
-def parse_signature(statement: str) -> Signature:
-    """Split a trusted Coq statement; raises ValueError when it is not one theorem statement."""
-    try:
-        parts = sentences(statement)
-    except CoqLexError as e:
-        raise ValueError(f"statement: {e}") from e
-    if len(parts) != 1:
-        raise ValueError("statement: expected exactly one `Theorem name : type.` sentence")
-    text = parts[0].text[:-1].strip()
-    m = re.match(rf"({'|'.join(_THEOREM_WORDS)})\s+([\w'.]+)\s*", text)
-    if not m:
-        raise ValueError("statement: expected it to start with `Theorem <name>`")
-    rest = text[m.end() :]
-    colon = _top_level_colon(rest)
-    if colon is None:
-        raise ValueError("statement: no `:` before the type")
-    return Signature(
-        keyword=m.group(1),
-        name=m.group(2),
-        binders=rest[:colon].strip(),
-        type=rest[colon + 1 :].strip(),
-    )
-
-
-def _top_level_colon(text: str) -> int | None:
-    depth = 0
-    for i, c in enumerate(text):
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == ":" and depth == 0 and text[i + 1 : i + 2] not in ("=", ">"):
-            return i
-    return None
 
 
 def _strip_proof(proof: str, statement: str) -> str:
@@ -179,11 +140,15 @@ class CoqBackend:
     def assemble(self, candidate: Candidate, tag: int) -> CheckRequest:
         if candidate.whole_file or candidate.statement is None:
             statement = parse_signature(candidate.statement) if candidate.statement else None
+            proposition = statement.proposition if statement else None
+            if candidate.self_stated and proposition:  # the file chose it: a proposition only
+                proposition = f"(({proposition}) : Prop)"
             return CheckRequest(
                 tag=tag,
                 theorem=candidate.name,
                 body=candidate.proof,
-                statement=statement.proposition if statement else None,
+                statement=proposition,
+                own_statement=candidate.self_stated,
                 batch_audit=False,
             )
         sig = parse_signature(candidate.statement)
@@ -218,6 +183,8 @@ def _coq_version(coqtop: str) -> str:
 def _split_after(text: str, count: int) -> tuple[str, str]:
     """coqtop's output split after its `count`-th prompt: the answers to our own first `count`
     sentences, which come before anything the candidate's text can print, and the rest."""
+    if count == 0:
+        return "", text
     found = proto.prompts(text)
     cut = found[count - 1].end if len(found) >= count else len(text)
     return text[:cut], text[cut:]
@@ -313,8 +280,12 @@ class CoqSession:
             return RawResult(messages=[Message(severity=Severity.ERROR, text=f"lexer: {e}")])
         nonce = secrets.token_hex(6)
         before = self._state
+        free: list[str] = []
         opening = f"Module lf_m_{nonce}.\n"
-        if request.statement is not None:
+        if request.own_statement:  # may need several tries: its own round trips
+            free = self._open_statement(request, nonce, before, deadline)
+            opening = ""
+        elif request.statement is not None:
             opening = f"Definition lf_ref_{nonce} := {one_line(request.statement)}.\n" + opening
         body = one_line(request.body)
         try:  # our opening and the candidate in one round trip: the opening answers first
@@ -332,7 +303,8 @@ class CoqSession:
         opened, answer = _split_after(both, opening.count("\n"))
         if proto.has_error(opened):
             self._back_to(before, deadline)
-            raise HeaderError(f"the trusted statement does not elaborate: {proto.error_in(opened)}")
+            error = proto.error_in(opened)
+            raise StatementError(f"the statement does not elaborate under the header: {error}")
         messages = proto.messages(answer, request.body)
         result = RawResult(messages=messages, time_s=0.0, peak_rss_mb=self._proc.peak_rss_mb())
         ran = len(proto.prompts(answer))
@@ -340,6 +312,9 @@ class CoqSession:
             self._restart()
             disagree = f"Coq ran {ran} sentences where the text has {expected}"
             return self._finish(result.model_copy(update={"sentences_disagree": disagree}), started)
+        if any(m.text == _NO_THREAD for m in messages):  # the sandbox's limit, not the proof's
+            self._back_to(before, deadline)
+            return self._finish(result.model_copy(update={"exhausted": "threads"}), started)
         if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
             self._restart()
             return self._finish(result.model_copy(update={"exhausted": "memory"}), started)
@@ -347,7 +322,7 @@ class CoqSession:
         if not closed or self._open:
             self._back_to(before, deadline)
             return self._finish(result, started)
-        result = self._confirm(request, nonce, result, deadline)
+        result = self._confirm(request, nonce, result, deadline, free)
         term = f"lf_chk_{nonce}" if request.statement is not None else self._target(request, nonce)
         if (
             not result.declared
@@ -363,15 +338,36 @@ class CoqSession:
         self._back_to(before, deadline)
         return self._finish(result, started)
 
+    def _open_statement(
+        self, request: CheckRequest, nonce: str, before: int, deadline: float
+    ) -> list[str]:
+        """Elaborate a file's own statement, then open the candidate's module. Returns the names
+        the statement leaves unresolved under the header, which it is abstracted over
+        (`coq_statement.abstracted`)."""
+        free: list[str] = []
+        while True:
+            reference = one_line(abstracted(request.statement or "", free))
+            opening = f"Definition lf_ref_{nonce} := {reference}.\nModule lf_m_{nonce}.\n"
+            opened = self._roundtrip(opening, deadline)
+            if not proto.has_error(opened):
+                return free
+            self._back_to(before, deadline)
+            error = proto.error_in(opened)
+            name = unresolved_name(error)
+            if name is None or name in free or len(free) >= MAX_FREE_NAMES:
+                raise StatementError(f"the statement does not elaborate under the header: {error}")
+            free.append(name)
+
     def _confirm(
-        self, request: CheckRequest, nonce: str, result: RawResult, deadline: float
+        self, request: CheckRequest, nonce: str, result: RawResult, deadline: float, free: list[str]
     ) -> RawResult:
         """Close the candidate's module; then ask, ourselves, whether the theorem exists and has
         the trusted type."""
         target = self._target(request, nonce)
         commands = [f"End lf_m_{nonce}.", f"Check {target}."]
         if request.statement is not None:
-            commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce} := {target}.")
+            applied = "".join(f" lf_m_{nonce}.{name}" for name in free)
+            commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce}{applied} := {target}.")
         else:  # no trusted statement: the constant must be a proof of some proposition
             proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ (@{target})"
             commands.append(f"Definition lf_chk_{nonce} := {proof_of_a_prop}.")

@@ -3,8 +3,12 @@
 Comments nest, strings may sit inside comments (and a `*)` inside such a string does not close the
 comment), `""` escapes a quote, and a sentence ends at a `.` or a `...` followed by whitespace or
 the end of the text. Bullets (`-`, `+`, `*`, repeated), braces, and a goal selector with its brace
-(`1:{`, `[G]:{`, `all:{`) are sentences of their own. Where this differs from Coq anyway, the
-session sees it: Coq's own count of the sentences it ran is compared with this one.
+(`1:{`, `[G]:{`, `all:{`) are sentences of their own. A quotation is one token: an identifier or a
+number, then `:` and two or more `{` with nothing between (`a:{{ … }}`, `1:{{{ … }}}`), up to the
+matching run of as many `}`; a run of as many `{` inside nests, and nothing else inside is a
+comment, a string or a sentence end (measured against coqtop 8.16: tests/test_coq_syntax.py).
+Where this differs from Coq anyway, the session sees it: Coq's own count of the sentences it ran is
+compared with this one.
 """
 
 from __future__ import annotations
@@ -60,15 +64,41 @@ def skip_comment(text: str, i: int) -> int:
     raise CoqLexError("unterminated comment")
 
 
+def opens_quotation(text: str, i: int) -> bool:
+    """`text[i]` is a `:` that starts a quotation: right after an identifier or a number (the
+    token before it) and right before at least two `{`."""
+    before = text[i - 1] if i > 0 else " "
+    return (before.isalnum() or before in "_'") and text.startswith("{{", i + 1)
+
+
+def skip_quotation(text: str, i: int) -> int:
+    """`i` is at the first `{` of a quotation; return the index just after its closing run."""
+    rest = text[i:]
+    width = len(rest) - len(rest.lstrip("{"))
+    opening, closing = "{" * width, "}" * width
+    depth, n = 0, len(text)
+    while i < n:
+        if text.startswith(opening, i):
+            depth, i = depth + 1, i + width
+        elif text.startswith(closing, i):
+            depth, i = depth - 1, i + width
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    raise CoqLexError("unterminated quotation")
+
+
 def strip_comments(text: str) -> str:
-    """The text with every comment replaced by one space; strings are kept as they are."""
+    """The text with every comment replaced by one space; strings and quotations are kept as
+    they are."""
     out, i, n = [], 0, len(text)
     while i < n:
         if text.startswith("(*", i):
             i = skip_comment(text, i + 2)
             out.append(" ")
-        elif text[i] == '"':
-            j = skip_string(text, i + 1)
+        elif text[i] == '"' or (text[i] == ":" and opens_quotation(text, i)):
+            j = skip_string(text, i + 1) if text[i] == '"' else skip_quotation(text, i + 1)
             out.append(text[i:j])
             i = j
         else:
@@ -114,8 +144,8 @@ def sentences(text: str) -> list[Sentence]:
                 i += 1
                 continue
             start = i
-        if c == '"':
-            j = skip_string(text, i + 1)
+        if c == '"' or (c == ":" and opens_quotation(text, i)):
+            j = skip_string(text, i + 1) if c == '"' else skip_quotation(text, i + 1)
             parts.append(text[i:j])
             i, selector = j, False
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from leanfilter.backends.base import RawResult
+from leanfilter.backends.base import HeaderError, RawResult, StatementError
 from leanfilter.policy.base import Decision
 from leanfilter.records import BackendName, Candidate, Severity, Status
 
@@ -31,7 +31,7 @@ _EXHAUSTED_REASONS = {"output": "output.too_large"}
 
 
 class BasicPolicy:
-    version = "basic-2"
+    version = "basic-3"
 
     def screen(self, candidate: Candidate) -> Decision | None:
         found = _GIVE_UP.search(candidate.proof)
@@ -50,6 +50,13 @@ class BasicPolicy:
 
     def judge(self, candidate: Candidate, raw: RawResult) -> Decision:
         errors = [m for m in raw.messages if m.severity is Severity.ERROR]
+        if raw.exhausted == "threads":
+            return Decision(
+                status=Status.ERROR,
+                reason="sandbox.threads",
+                detail="`par:` needs threads and worker processes, which the prover's jail (one"
+                " process) does not give: the proof was not judged; without `par:` it can be",
+            )
         if raw.exhausted:
             return Decision(
                 status=Status.FAILED,
@@ -88,6 +95,16 @@ class BasicPolicy:
                 reason="audit.missing",
                 detail="the axiom audit gave no answer",
             )
+        if (
+            candidate.backend is BackendName.COQ
+            and candidate.whole_file
+            and not candidate.statement
+        ):
+            return Decision(  # built without `inputs`, which reads the file's own statement
+                status=Status.REJECTED,
+                reason="input.untrusted",
+                detail="a Coq file checked with no statement vouches for nothing its text says",
+            )
         extra = sorted(set(raw.axioms) - self.allowed_axioms(candidate))
         if extra:
             return Decision(
@@ -96,3 +113,24 @@ class BasicPolicy:
                 detail=f"depends on axioms outside the allowed set: {', '.join(extra)}",
             )
         return Decision(status=Status.PROVED)
+
+
+def own_text_refused(candidate: Candidate, error: HeaderError) -> Decision:
+    """The verdict on a self-stated file whose own imports or statement Coq would not take: its
+    author's text, so a verdict that counts, not the engine's error. A statement that reads only
+    after the file's own definitions is refused rather than read in the file's context, where
+    the file chooses what its words mean (`backends/coq_statement.py`)."""
+    if isinstance(error, StatementError):
+        return Decision(
+            status=Status.REJECTED,
+            reason="statement.unreadable",
+            detail=f"the file's statement of `{candidate.name}` is no proposition under its"
+            f" imports alone, read before the file runs ({error}); without a problem only such a"
+            " statement is vouched for: one built on the file's own definitions needs a problem"
+            " whose header holds them",
+        )
+    return Decision(
+        status=Status.FAILED,
+        reason="prover.header",
+        detail=f"the file's own imports do not load: {error}",
+    )

@@ -12,7 +12,7 @@ given, and counts DeepSeek-Prover's rule beside the verdict.
 from __future__ import annotations
 
 from leanfilter.backends.base import RawResult
-from leanfilter.backends.coq import parse_signature
+from leanfilter.backends.coq_statement import parse_signature
 from leanfilter.backends.lean_common import parse_statement, strip_repeated_statement
 from leanfilter.policy.base import Decision
 from leanfilter.policy.basic import BasicPolicy
@@ -55,11 +55,14 @@ class StrictPolicy(BasicPolicy):
             found = coq_findings(
                 text,
                 theorem=theorem,
-                statement=candidate.statement,
+                statement=None if candidate.self_stated else candidate.statement,
                 whole_file=candidate.whole_file,
                 tactic_commands=self.config.coq.tactic_commands,
             )
             allowed = self.config.coq.allow
+            if candidate.self_stated:  # its statement is read before the file: no name the
+                # file gives a meaning reaches it, so a new meaning is no hidden change
+                allowed = allowed | {"shadow"}
         return [f for f in found if f.rule not in allowed]
 
     def allowed_axioms(self, candidate: Candidate) -> frozenset[str]:

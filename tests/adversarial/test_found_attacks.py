@@ -33,16 +33,168 @@ QUOTATION_CHAIN = {  # hidden command, trusted statement, proof
     "axiom": ("Axiom cheat : False.", "Theorem t : 1 = 2.", "destruct cheat."),
     "guard-checking": ("Unset Guard Checking.", "Theorem t : 1 + 1 = 2.", "reflexivity."),
 }
+FAKE_PLUS = (
+    "Declare Scope fake_scope.\nDelimit Scope fake_scope with fake.\n"
+    'Notation "x + y" := (x * y) : fake_scope.\n'
+)
+# Whole files without a problem: each changes what its own statement text means, by one of the
+# ways Coq lets a file do so. The statement is elaborated before the file runs, so none of them
+# reaches it: (file, what stops it).
 NO_STATEMENT = {
     "notation-redefines-eq": (
         'Notation "x = y" := (x <> y) : type_scope.\nTheorem t : 1 = 2.\n'
-        "Proof. discriminate. Qed.\n"
+        "Proof. discriminate. Qed.\n",
+        "integrity.statement",
+    ),
+    "local-notation": (
+        'Local Notation "x = y" := (x <> y) : type_scope.\nTheorem t : 1 = 2.\n'
+        "Proof. discriminate. Qed.\n",
+        "integrity.statement",
+    ),
+    "notation-imported-from-a-module": (
+        'Module N.\nNotation "x = y" := (x <> y) : type_scope.\nEnd N.\nImport N.\n'
+        "Theorem t : 1 = 2.\nProof. discriminate. Qed.\n",
+        "integrity.statement",
+    ),
+    "scope-opened-over-the-statement": (
+        "Declare Scope fake_scope.\nDelimit Scope fake_scope with fake.\n"
+        'Notation "x + y" := (x * y) : fake_scope.\nOpen Scope fake_scope.\n'
+        "Theorem t : 3 + 3 = 9.\nProof. reflexivity. Qed.\n",
+        "integrity.statement",
+    ),
+    "abbreviation-for-false": (
+        "Notation False := True.\nTheorem t : False.\nProof. exact I. Qed.\n",
+        "integrity.statement",
+    ),
+    "definition-shadows-false": (
+        "Definition False := True.\nTheorem t : False.\nProof. exact I. Qed.\n",
+        "integrity.statement",
+    ),
+    "inductive-shadows-false": (
+        "Inductive False := I.\nTheorem t : False.\nProof. exact I. Qed.\n",
+        "integrity.statement",
+    ),
+    "inductive-shadows-nat": (
+        "Inductive nat := O | S (n : nat).\nTheorem t : forall n : nat, n = O.\n"
+        "Proof. Abort.\nInductive nat' := O'.\nTheorem t : forall n : nat, n = O.\n"
+        "Proof. destruct n. reflexivity. Abort.\nDefinition nat := nat'.\n"
+        "Theorem t : forall n : nat, n = n.\nProof. reflexivity. Qed.\n",
+        "not_proved",  # Coq itself refuses `nat` twice: an error, whatever the statement
+    ),
+    "late-require-changes-the-scope": (
+        "Definition d := 0.\nRequire Import ZArith.\nOpen Scope Z_scope.\n"
+        "Theorem t : 0 - 1 < 0.\nProof. reflexivity. Qed.\n",
+        "integrity.statement",
+    ),
+    "argument-scope-of-a-library-constant": (
+        FAKE_PLUS + "Arguments S n%fake_scope.\nTheorem t : S (3 + 3) = 10.\n"
+        "Proof. reflexivity. Qed.\n",
+        "integrity.statement",
+    ),
+    "scope-bound-to-nat": (
+        FAKE_PLUS + "Bind Scope fake_scope with nat.\nDefinition g (n : nat) := n.\n"
+        "Theorem t : g (3 + 3) = 9.\nProof. reflexivity. Qed.\n",
+        "integrity.statement",
+    ),
+    "scope-delimiter-in-the-statement": (
+        FAKE_PLUS + "Theorem t : (3 + 3 = 9)%fake.\nProof. reflexivity. Qed.\n",
+        "statement.unreadable",
+    ),
+    "instance-gives-the-statement-its-meaning": (
+        "Require Import Coq.Classes.SetoidClass.\n"
+        "Definition any (x y : nat) : Prop := True.\n"
+        "#[local] Instance any_equiv : Equivalence any.\n"
+        "Proof. split; red; unfold any; auto. Qed.\n"
+        "#[local] Instance any_setoid : Setoid nat := {| equiv := any |}.\n"
+        "Theorem t : 1 == 2.\nProof. exact I. Qed.\n",
+        "statement.unreadable",
+    ),
+    "coercion-makes-a-term-a-statement": (
+        "Definition holds (b : bool) : Prop := True.\nCoercion holds : bool >-> Sortclass.\n"
+        "Theorem t : false.\nProof. exact I. Qed.\n",
+        "statement.unreadable",
     ),
     "section-variable": (
-        "Section S.\nVariable h : False.\nTheorem t : 1 = 2.\nProof. destruct h. Qed.\nEnd S.\n"
+        "Section S.\nVariable h : False.\nTheorem t : 1 = 2.\nProof. destruct h. Qed.\nEnd S.\n",
+        "integrity.statement",
     ),
     "section-hypothesis": (
-        "Section S.\nHypothesis h : False.\nTheorem t : False.\nProof. exact h. Qed.\nEnd S.\n"
+        "Section S.\nHypothesis h : False.\nTheorem t : False.\nProof. exact h. Qed.\nEnd S.\n",
+        "integrity.statement",
+    ),
+    "section-context": (
+        "Section S.\nContext (h : 1 = 2).\nTheorem t : 1 = 2.\nProof. exact h. Qed.\nEnd S.\n",
+        "integrity.statement",
+    ),
+    "functor-parameter": (
+        "Module Type T.\nParameter h : False.\nEnd T.\nModule F (X : T).\n"
+        "Theorem t : 1 = 2.\nProof. destruct X.h. Qed.\nEnd F.\n",
+        "prover.missing",
+    ),
+    "own-name-under-the-file-scope": (
+        FAKE_PLUS + "Definition g (n : nat) := n.\nOpen Scope fake_scope.\n"
+        "Theorem t : 3 + 3 = g 9.\nProof. reflexivity. Qed.\n",
+        "integrity.statement",  # `g` is the file's, `+` keeps its meaning
+    ),
+    "own-name-that-is-a-section-variable": (
+        "Section S.\nVariable n : nat.\nHypothesis h : n = 1.\n"
+        "Theorem t : n = 1.\nProof. exact h. Qed.\nEnd S.\n",
+        "integrity.statement",
+    ),
+    "own-name-in-a-notation-of-the-file": (
+        'Definition two := 2.\nNotation "x =!= y" := (x <> y) (at level 70).\n'
+        "Theorem t : two =!= 3.\nProof. discriminate. Qed.\n",
+        "statement.unreadable",
+    ),
+    "statement-under-fail": (
+        "Fail Theorem t : 1 = 2.\nDefinition t : 1 = 1 := eq_refl.\n",
+        "input.untrusted",
+    ),
+    "statement-not-a-proposition": (
+        "Theorem t : nat.\nProof. exact 0. Defined.\n",
+        "statement.unreadable",
+    ),
+}
+# Honest files of the same shapes: a file's own notations, shadowing names and sections are
+# fine where its statement, read before the file, is what its theorem proves.
+NO_STATEMENT_TWINS = {
+    "notation-used-in-the-proof-only": (
+        'Notation "x =?= y" := (x = y) (at level 70).\nTheorem t : 1 + 1 = 2.\n'
+        "Proof. change (1 + 1 =?= 2). reflexivity. Qed.\n"
+    ),
+    "unused-shadowing": (
+        "Definition False := True.\nTheorem t : 1 + 1 = 2.\nProof. reflexivity. Qed.\n"
+    ),
+    "section-without-assumptions": (
+        "Section S.\nTheorem t : forall n : nat, n + 0 = n.\n"
+        "Proof. induction n; simpl; auto. Qed.\nEnd S.\n"
+    ),
+    "statement-under-the-file-imports": (
+        "Require Import ZArith.\nOpen Scope Z_scope.\nTheorem t : 0 - 1 < 0.\n"
+        "Proof. reflexivity. Qed.\n"
+    ),
+    "statement-on-own-definitions": (
+        "Definition two := 2.\nFixpoint double (n : nat) := match n with 0 => 0 "
+        "| S m => S (S (double m)) end.\nTheorem t : forall n, double n = n + n /\\ two = 2.\n"
+        "Proof. split; [induction n; simpl; [reflexivity|rewrite IHn, <- plus_n_Sm] | ]; "
+        "reflexivity. Qed.\n"
+    ),
+    "own-inductive-in-the-statement": (
+        "Inductive color := Red | Blue.\nDefinition flip c := match c with Red => Blue "
+        "| Blue => Red end.\nTheorem t : forall c : color, flip (flip c) = c.\n"
+        "Proof. destruct c; reflexivity. Qed.\n"
+    ),
+    "own-name-with-implicit-arguments": (  # applied as a constant: `@pick nat`
+        "Definition pick {A : Type} (x y : A) := y.\n"
+        "Theorem t : pick 1 2 = 2.\nProof. reflexivity. Qed.\n"
+    ),
+    "own-name-beside-implicit-arguments-of-eq": (
+        "Arguments eq_refl {A} {x}.\nDefinition two := 2.\n"
+        "Theorem t : two = 2.\nProof. exact eq_refl. Qed.\n"
+    ),
+    "the-last-statement-counts": (
+        "Module A.\nTheorem t : 1 = 1.\nProof. reflexivity. Qed.\nEnd A.\n"
+        "Theorem t : True.\nProof. exact I. Qed.\n"
     ),
 }
 
@@ -72,12 +224,29 @@ def test_commands_hidden_in_quotations_behind_unread_prompts_are_not_proved(tmp_
     assert verdict["status"] != "proved", verdict
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a whole file without a trusted statement is checked against its own text, "
-    "whose meaning the file itself can change (notations, section hypotheses)",
-)
+@pytest.fixture(scope="module")
+def file_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Every file of NO_STATEMENT and NO_STATEMENT_TWINS, verified in one run, by case id."""
+    files = {k: v[0] for k, v in NO_STATEMENT.items()} | NO_STATEMENT_TWINS
+    tmp = tmp_path_factory.mktemp("files")
+    source, out = tmp / "in.jsonl", tmp / "out.jsonl"
+    source.write_text("".join(json.dumps({"name": "t", "code": c}) + "\n" for c in files.values()))
+    argv = [sys.executable, "-m", "leanfilter", "verify", str(source), "-o", str(out)]
+    argv += ["--backend", "coq", "--no-progress"]
+    subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    verdicts = sorted(map(json.loads, out.read_text().splitlines()), key=lambda v: v["line"])
+    return dict(zip(files, verdicts, strict=True))
+
+
 @pytest.mark.parametrize("case", sorted(NO_STATEMENT))
-def test_a_file_without_a_trusted_statement_cannot_prove_a_falsehood(tmp_path, case):
-    verdict = verify(tmp_path, {"name": "t", "code": NO_STATEMENT[case]})
+def test_a_file_without_a_trusted_statement_cannot_prove_a_falsehood(file_verdicts, case):
+    verdict, expected = file_verdicts[case], NO_STATEMENT[case][1]
     assert verdict["status"] != "proved", verdict
+    if expected != "not_proved":
+        assert verdict["reason"] == expected, verdict
+
+
+@pytest.mark.parametrize("case", sorted(NO_STATEMENT_TWINS))
+def test_an_honest_file_of_the_same_shape_is_proved(file_verdicts, case):
+    verdict = file_verdicts[case]
+    assert verdict["status"] == "proved", verdict

@@ -1,0 +1,121 @@
+"""The statement a whole Coq file makes about the theorem it names, when no problem gives one.
+
+A file can give its own statement text another meaning: a notation (`Notation "x = y" := (x <> y)`),
+a scope, a coercion, implicit arguments, a section whose `Variable h : False` becomes a premise
+after `End`, a new `nat`. So the text of the file's own `Theorem NAME … : T.` sentence is not
+trusted as the file reads it: the engine elaborates it as a trusted statement, right after the
+file's imports and before any of the file runs (as a problem's statement), and Coq then checks
+that the constant the file built has that type. The sentence is only found here by its text; the
+meaning is Coq's, read where the file cannot reach it. A wrong pick can only make the check fail.
+
+A statement may name the file's own constants (`Theorem t : two = 2.`). Those names do not exist
+where the statement is read, so each name Coq reports unresolved becomes a binder of the
+statement, `fun (two : _) => two = 2`, its type inferred from the statement alone under the
+header; after the file ran, the statement is applied to the file's constants of those names
+(`lf_m.two`), and Coq checks the theorem against that. The file's definitions give the names
+their values, never the statement its reading: no notation, scope, coercion, instance or
+`Arguments` of the file is visible where the statement is elaborated.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel
+
+from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
+
+THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
+# What may stand before the keyword without changing what the statement says.
+_LEADING = re.compile(
+    r"(?:#\[[^\]]*\]\s*|(?:Local|Global|Polymorphic|Monomorphic|Program)\s+)*"
+    rf"(?=(?:{'|'.join(THEOREM_WORDS)})\s)"
+)
+
+
+class Signature(BaseModel):
+    """`Theorem name binders : type.` taken apart."""
+
+    keyword: str
+    name: str
+    binders: str
+    type: str
+
+    @property
+    def proposition(self) -> str:
+        return f"forall {self.binders}, {self.type}" if self.binders else self.type
+
+
+def parse_signature(statement: str) -> Signature:
+    """Split a trusted Coq statement; raises ValueError when it is not one theorem statement."""
+    try:
+        parts = sentences(statement)
+    except CoqLexError as e:
+        raise ValueError(f"statement: {e}") from e
+    if len(parts) != 1:
+        raise ValueError("statement: expected exactly one `Theorem name : type.` sentence")
+    text = parts[0].text[:-1].strip()
+    m = re.match(rf"({'|'.join(THEOREM_WORDS)})\s+([\w'.]+)\s*", text)
+    if not m:
+        raise ValueError("statement: expected it to start with `Theorem <name>`")
+    rest = text[m.end() :]
+    colon = _top_level_colon(rest)
+    if colon is None:
+        raise ValueError("statement: no `:` before the type")
+    return Signature(
+        keyword=m.group(1),
+        name=m.group(2),
+        binders=rest[:colon].strip(),
+        type=rest[colon + 1 :].strip(),
+    )
+
+
+def _top_level_colon(text: str) -> int | None:
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == ":" and depth == 0 and text[i + 1 : i + 2] not in ("=", ">"):
+            return i
+    return None
+
+
+MAX_FREE_NAMES = 16
+# Coq's whole message when a name does not resolve; matched whole, so a message that only quotes
+# such text (a term holding a string) names nothing.
+_UNRESOLVED = re.compile(
+    r"The reference ([^\W\d][\w']*) was not found in the current environment\."
+)
+
+
+def unresolved_name(error: str | None) -> str | None:
+    """The identifier Coq could not resolve, when that is the whole of its error."""
+    found = _UNRESOLVED.fullmatch((error or "").strip())
+    return found.group(1) if found else None
+
+
+def abstracted(statement: str, free: list[str]) -> str:
+    """The statement as a function of the names it leaves unresolved: each is a binder whose
+    type Coq infers from the statement itself, read under the header alone."""
+    if not free:
+        return statement
+    return "fun " + " ".join(f"({name} : _)" for name in free) + f" => {statement}"
+
+
+def own_statement(code: str, name: str) -> str | None:
+    """The last `Theorem NAME …` sentence of `code` (from its keyword on, comments removed), or
+    None when no sentence states `NAME` or the text cannot be split."""
+    try:
+        parts = sentences(code)
+    except CoqLexError:
+        return None
+    declares = re.compile(rf"(?:{'|'.join(THEOREM_WORDS)})\s+{re.escape(name)}(?![\w'])")
+    found = None
+    for sentence in parts:
+        text = " ".join(strip_comments(sentence.text).split())
+        lead = _LEADING.match(text)
+        if lead is not None and declares.match(text, lead.end()):
+            found = text[lead.end() :]
+    return found
