@@ -82,10 +82,12 @@ def _binders(names: list[str], kind: str) -> str:
 
 
 def _sum(terms: list[str], rng: random.Random) -> str:
-    """The terms added in order, each step nested left or right at random."""
-    text = terms[0]
-    for term in terms[1:]:
-        text = f"{text} + {term}" if rng.random() < 0.6 else f"{term} + ({text})"
+    """The terms added in their order, associated to the left or nested to the right."""
+    if rng.random() < 0.5:
+        return " + ".join(terms)
+    text = terms[-1]
+    for term in reversed(terms[:-1]):
+        text = f"{term} + ({text})"
     return text
 
 
