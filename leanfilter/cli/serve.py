@@ -10,7 +10,6 @@ from leanfilter.cli import main
 from leanfilter.cli.verify import start_run, verifier_settings
 from leanfilter.cli.verify import verify as verify_command
 from leanfilter.db import ProofDB, ProofDBError
-from leanfilter.engine import Verifier
 from leanfilter.inputs import load_problems
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.records import BackendName
@@ -66,7 +65,8 @@ def serve(
     try:
         import uvicorn
 
-        from leanfilter.serve import ServeLimits, create_app
+        from leanfilter.serve.app import ServeLimits, create_app
+        from leanfilter.serve.timeouts import TimedVerifier
     except ImportError as e:
         raise click.ClickException(
             f"serve needs its extra: pip install 'leanfilter[serve]' ({e})"
@@ -85,7 +85,7 @@ def serve(
         max_queue=max_queue,
         api_key=api_key,
     )
-    verifier = Verifier(
+    verifier = TimedVerifier(
         config, backends=backends, policy=policy, cache=db, recorder=db,
         run_id=run.id if run else None,
     )  # fmt: skip
