@@ -16,15 +16,23 @@ _LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENA
 def connect(address: str, num_cpus: int | None = None) -> None:
     """Join the cluster at `address` (`auto`, `host:port`, `ray://host:port`), or with `local`
     start one on this machine on loopback only, with `num_cpus` CPUs. Does nothing if Ray is
-    up in this process already."""
+    up in this process already. A local cluster must be started before Ray is first imported
+    in this process; if it was imported earlier, the cluster is stopped and RuntimeError says so.
+    """
     if address == LOCAL:
         os.environ.update(_LOOPBACK_ONLY)
     import ray
+    import ray.util
 
     if ray.is_initialized():
         return
     quiet = {"log_to_driver": False, "configure_logging": False}
-    if address == LOCAL:
-        ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=False, **quiet)
-    else:
+    if address != LOCAL:
         ray.init(address=address, **quiet)
+        return
+    ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=False, **quiet)
+    if ray.util.get_node_ip_address() != "127.0.0.1":
+        ray.shutdown()
+        raise RuntimeError(
+            "a local Ray cluster would have left loopback: Ray was imported before connect()"
+        )

@@ -28,6 +28,12 @@ class Fleet:
         self._busy = [0] * len(actors)
         self._lock = threading.Lock()
 
+    @property
+    def busy(self) -> list[int]:
+        """Checks in flight on each actor, now."""
+        with self._lock:
+            return list(self._busy)
+
     def take(self) -> tuple[int, ActorHandle]:
         with self._lock:
             index = min(range(len(self.actors)), key=self._busy.__getitem__)
