@@ -49,7 +49,7 @@ def test_a_longer_limit_than_the_servers_is_refused_naming_it(server: Server) ->
                 "snippets": [{"id": "slow", "code": "Theorem slow : True.\nProof. exact I. Qed."}],
                 "timeout": 61,
             },
-        ),  # noqa: E501
+        ),
     ]:
         reply = httpx.post(f"{server.url}{url}", json=body, headers=AUTH, timeout=60)
         assert reply.status_code == 422, reply.text
