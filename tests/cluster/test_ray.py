@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import time
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
