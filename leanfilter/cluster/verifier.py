@@ -47,7 +47,8 @@ class RayVerifier(TimedVerifier):
             config, backends=backends, policy=policy, cache=cache, recorder=recorder,
             run_id=run_id,
         )  # fmt: skip
-        self.fleet = Fleet(start_actors(dict(backends or {}), self.config.pool, actors))
+        # Backends hold locks and cannot travel: each actor makes its own, with default settings.
+        self.fleet = Fleet(start_actors({}, self.config.pool, actors))
 
     def close(self, cancel: bool = False) -> None:
         try:
