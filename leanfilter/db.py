@@ -3,7 +3,7 @@
 (Durable on return means committed, and with `fsync` on disk. Records of verdicts that were
 themselves cache hits are the one exception: they are committed in batches, see `record`.)
 
-One SQLite file (WAL mode, through sqlite-utils) that any number of threads and processes may
+One SQLite file (WAL mode) that any number of threads and processes may
 write at once: writers take the write lock up front (`BEGIN IMMEDIATE`) and wait for each other
 (busy timeout), so they neither lose rows nor deadlock. Tables:
 
@@ -42,7 +42,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from pydantic import BaseModel
 
 from leanfilter.cache import CACHEABLE, candidate_key, is_cacheable
@@ -97,6 +96,41 @@ class ProblemStats(BaseModel):
     @property
     def solved(self) -> bool:
         return self.proved > 0
+
+
+# The tables, as version 2 has them; files of version 1 are upgraded in `_adopt_or_create`.
+SCHEMA = (
+    """CREATE TABLE runs (
+        id TEXT PRIMARY KEY, command TEXT, config TEXT, started FLOAT, ended FLOAT, outcome TEXT
+    )""",
+    """CREATE TABLE problems (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, backend TEXT NOT NULL, header TEXT NOT NULL,
+        statement TEXT, split TEXT, source TEXT
+    )""",
+    """CREATE TABLE candidates (
+        id TEXT PRIMARY KEY, problem_id TEXT NOT NULL REFERENCES problems(id),
+        proof TEXT NOT NULL, whole_file INTEGER NOT NULL, proof_hash TEXT NOT NULL, model TEXT,
+        sampler_run_id TEXT, temperature FLOAT, logp_policy FLOAT, logp_base FLOAT,
+        step INTEGER, sampler TEXT, created FLOAT
+    )""",
+    """CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY, candidate_id TEXT NOT NULL, run_id TEXT NOT NULL,
+        key TEXT NOT NULL, name TEXT, status TEXT NOT NULL, reason TEXT, detail TEXT,
+        messages TEXT, axioms TEXT, time_s FLOAT, backend TEXT, toolchain TEXT,
+        header_hash TEXT, policy_version TEXT, peak_rss_mb FLOAT, cached INTEGER,
+        used_constants TEXT, sample INTEGER, created FLOAT
+    )""",
+    # A sample (an input line) has one verdict per run, however often its text repeats: pass@k
+    # counts samples. Rows without a sample (imports, cache entries) are unique by candidate
+    # and key instead.
+    "CREATE UNIQUE INDEX idx_verdicts_sample ON verdicts (run_id, sample) WHERE sample IS NOT NULL",
+    "CREATE UNIQUE INDEX idx_verdicts_candidate_run_key"
+    " ON verdicts (candidate_id, run_id, key) WHERE sample IS NULL",
+    "CREATE INDEX idx_verdicts_key ON verdicts (key)",
+    "CREATE INDEX idx_verdicts_run_id_status ON verdicts (run_id, status)",
+    "CREATE INDEX idx_candidates_problem_id ON candidates (problem_id)",
+    "CREATE INDEX idx_problems_name ON problems (name)",
+)
 
 
 class AcceptedProof(BaseModel):
@@ -158,14 +192,14 @@ class ProofDB:
             )
         except sqlite3.Error as e:
             raise ProofDBError(f"{self.path}: cannot open: {e}") from e
-        self._db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._conn = conn
         try:
             self._adopt_or_create()
         except BaseException:
             conn.close()
             raise
         self._enable_wal()
-        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -174,10 +208,10 @@ class ProofDB:
         with self._diagnosed():
             self._check_whole()
         with self._diagnosed(), self._write():
-            conn = self._db.conn
+            conn = self._conn
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = self._db.table_names()
+            tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
             if app_id == APPLICATION_ID:
                 if version > SCHEMA_VERSION:
                     raise NotAProofDB(
@@ -200,7 +234,7 @@ class ProofDB:
     def _check_whole(self) -> None:
         """Read every page before trusting the file: damage in its middle is refused here,
         before anything is written, not found by a write that spreads it."""
-        rows = self._db.conn.execute("PRAGMA quick_check").fetchall()
+        rows = self._conn.execute("PRAGMA quick_check").fetchall()
         if [tuple(r) for r in rows] != [("ok",)]:
             problem = " ".join(str(rows[0][0]).split()) if rows else "no answer"  # one line
             raise DamagedProofDB(f"{self.path}: damaged SQLite database ({problem}); left as it is")
@@ -215,109 +249,25 @@ class ProofDB:
         pause = 0.005
         while True:
             try:
-                self._db.enable_wal()
+                _switch_to_wal(self._conn)
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) or time.monotonic() > deadline:
-                    self._db.conn.close()
+                    self._conn.close()
                     raise ProofDBError(f"{self.path}: cannot switch to WAL: {e}") from e
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
 
     def _create_schema(self) -> None:
-        db = self._db
-        db["runs"].create(
-            {
-                "id": str,
-                "command": str,
-                "config": str,
-                "started": float,
-                "ended": float,
-                "outcome": str,
-            },
-            pk="id",
-        )
-        db["problems"].create(
-            {
-                "id": str,
-                "name": str,
-                "backend": str,
-                "header": str,
-                "statement": str,
-                "split": str,
-                "source": str,
-            },
-            pk="id",
-            not_null={"name", "backend", "header"},
-        )
-        db["candidates"].create(
-            {
-                "id": str,
-                "problem_id": str,
-                "proof": str,
-                "whole_file": int,
-                "proof_hash": str,
-                "model": str,
-                "sampler_run_id": str,
-                "temperature": float,
-                "logp_policy": float,
-                "logp_base": float,
-                "step": int,
-                "sampler": str,
-                "created": float,
-            },
-            pk="id",
-            not_null={"problem_id", "proof", "whole_file", "proof_hash"},
-            foreign_keys=[("problem_id", "problems", "id")],
-        )
-        db["verdicts"].create(
-            {
-                "id": int,
-                "candidate_id": str,
-                "run_id": str,
-                "key": str,
-                "name": str,
-                "status": str,
-                "reason": str,
-                "detail": str,
-                "messages": str,
-                "axioms": str,
-                "time_s": float,
-                "backend": str,
-                "toolchain": str,
-                "header_hash": str,
-                "policy_version": str,
-                "peak_rss_mb": float,
-                "cached": int,
-                "used_constants": str,
-                "sample": int,
-                "created": float,
-            },
-            pk="id",
-            not_null={"candidate_id", "run_id", "key", "status"},
-        )
-        # A sample (an input line) has one verdict per run, however often its text repeats:
-        # pass@k counts samples. Rows without a sample (imports, cache entries) are unique by
-        # candidate and key instead.
-        db.execute(
-            "CREATE UNIQUE INDEX idx_verdicts_sample ON verdicts (run_id, sample)"
-            " WHERE sample IS NOT NULL"
-        )
-        db.execute(
-            "CREATE UNIQUE INDEX idx_verdicts_candidate_run_key"
-            " ON verdicts (candidate_id, run_id, key) WHERE sample IS NULL"
-        )
-        db["verdicts"].create_index(["key"])
-        db["verdicts"].create_index(["run_id", "status"])
-        db["candidates"].create_index(["problem_id"])
-        db["problems"].create_index(["name"])
+        for statement in SCHEMA:
+            self._conn.execute(statement)
 
     # -- transactions and errors -------------------------------------------------------------
 
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One write transaction, holding the write lock from its start: no upgrade deadlock."""
-        conn = self._db.conn
+        conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -357,7 +307,7 @@ class ProofDB:
     def start_run(self, command: str, config: dict[str, Any]) -> RunInfo:
         run = RunInfo(id=uuid.uuid4().hex, command=command, config=config, started=time.time())
         with self._lock, self._diagnosed(), self._write():
-            self._db.execute(
+            self._conn.execute(
                 "INSERT INTO runs (id, command, config, started) VALUES (?, ?, ?, ?)",
                 [run.id, command, json.dumps(config, default=str), run.started],
             )
@@ -368,7 +318,7 @@ class ProofDB:
         with self._lock:
             self._flush()
             with self._diagnosed(), self._write():
-                self._db.execute(
+                self._conn.execute(
                     "UPDATE runs SET ended = ?, outcome = ? WHERE id = ?",
                     [time.time(), outcome, run_id],
                 )
@@ -396,7 +346,13 @@ class ProofDB:
             for p in problems
         ]
         with self._lock, self._diagnosed(), self._write():
-            self._db["problems"].upsert_all(rows, pk="id")
+            for row in rows:
+                self._conn.execute(
+                    _insert_sql("problems", row, "")
+                    + " ON CONFLICT (id) DO UPDATE SET split = excluded.split,"
+                    " source = excluded.source",
+                    list(row.values()),
+                )
 
     def record(
         self,
@@ -439,7 +395,7 @@ class ProofDB:
         rows = [*self._deferred, *rows]
         added = 0
         with self._diagnosed(), self._write():
-            conn = self._db.conn
+            conn = self._conn
             for problem, candidate, verdict in rows:
                 conn.execute(_insert_sql("problems", problem, "OR IGNORE"), list(problem.values()))
                 conn.execute(
@@ -482,7 +438,7 @@ class ProofDB:
             "created": time.time(),
         }
         with self._lock, self._diagnosed(), self._write():
-            self._db.conn.execute(_insert_sql("verdicts", row, "OR IGNORE"), list(row.values()))
+            self._conn.execute(_insert_sql("verdicts", row, "OR IGNORE"), list(row.values()))
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -564,8 +520,8 @@ class ProofDB:
             after = page[-1]["id"]
 
     def _query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[dict]:
-        """Rows as dicts; plain reads, without sqlite-utils' savepoint around each query."""
-        cursor = self._db.conn.execute(sql, params or [])
+        """Rows as dicts."""
+        cursor = self._conn.execute(sql, params or [])
         columns = [d[0] for d in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
@@ -575,7 +531,7 @@ class ProofDB:
             try:
                 self._flush()
             finally:
-                self._db.close()
+                self._conn.close()
 
     def __enter__(self) -> ProofDB:
         return self
@@ -627,6 +583,11 @@ def _rows(
         "created": now,
     }
     return problem, candidate_row, verdict_row
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """WAL lets readers (stats, exports) run beside a writing `verify`."""
+    conn.execute("PRAGMA journal_mode=wal")
 
 
 def _insert_sql(table: str, row: dict[str, Any], conflict: str) -> str:

@@ -315,9 +315,11 @@ class Verifier:
     def _conclude(
         self, candidate: Candidate, key: str, future: Future[Verdict], verdict: Verdict
     ) -> None:
-        with self._lock:
-            self._inflight.pop(key, None)
-        self._resolve(future, lambda: self._cached(key, verdict))
+        try:
+            self._resolve(future, lambda: self._cached(key, verdict))
+        finally:  # only now: a twin submitted meanwhile joins this check or hits the cache
+            with self._lock:
+                self._inflight.pop(key, None)
 
     def _cached(self, key: str, verdict: Verdict) -> Verdict:
         self.cache.put(key, verdict)  # the cache keeps only answers that another try cannot change

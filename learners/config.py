@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,7 +43,10 @@ class TrainConfig(BaseModel):
     verify_workers: int = Field(default=2, ge=1)
 
 
-def load_config(path: str | Path) -> TrainConfig:
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+def load_config(path: str | Path, schema: type[Schema] = TrainConfig) -> Schema:
     """Read a YAML (.yaml/.yml) or JSON file; a bad field raises pydantic's error naming it."""
     path = Path(path)
     text = path.read_text()
@@ -53,4 +56,4 @@ def load_config(path: str | Path) -> TrainConfig:
         data = yaml.safe_load(text)
     else:
         data = json.loads(text)
-    return TrainConfig.model_validate(data)
+    return schema.model_validate(data)

@@ -32,8 +32,14 @@ CHECKPOINT = "checkpoint.pt"
 LOG = "steps.jsonl"
 
 
-def train(config: TrainConfig, *, run_id: str | None = None) -> list[dict]:
-    """Run (or resume) the configured training; returns the JSONL records of the steps run."""
+def train(
+    config: TrainConfig, *, run_id: str | None = None, verifier: Verifier | None = None
+) -> list[dict]:
+    """Run (or resume) the configured training; returns the JSONL records of the steps run.
+
+    With `verifier`, samples are checked, cached and recorded by it (one cache and database
+    shared by several runs) and it is left open; otherwise the run makes and closes its own.
+    """
     problems = _problems(config)
     learner = make_learner(config.learner, config.learner_options)
     policy = CausalLMPolicy.from_pretrained(config.model, config.lora_rank, config.gguf_file)
@@ -43,16 +49,7 @@ def train(config: TrainConfig, *, run_id: str | None = None) -> list[dict]:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = _resume(out / CHECKPOINT, policy, optimizer, tracker)
-    database = ProofDB(config.database) if config.database else None
-    if database is not None and run_id is None:
-        run_id = database.start_run("train", config.model_dump(mode="json")).id
-    engine = Verifier(
-        VerifierConfig(
-            pool=PoolConfig(workers=config.verify_workers), timeout=config.verify_timeout
-        ),
-        recorder=database,
-        run_id=run_id,
-    )
+    engine = verifier or _verifier(config, run_id)
     records = []
     try:
         oracle = Oracle(engine)
@@ -65,8 +62,22 @@ def train(config: TrainConfig, *, run_id: str | None = None) -> list[dict]:
             if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
                 _checkpoint(out / CHECKPOINT, step + 1, policy, optimizer, tracker)
     finally:
-        engine.close()
+        if verifier is None:
+            engine.close()
     return records
+
+
+def _verifier(config: TrainConfig, run_id: str | None) -> Verifier:
+    database = ProofDB(config.database) if config.database else None
+    if database is not None and run_id is None:
+        run_id = database.start_run("train", config.model_dump(mode="json")).id
+    return Verifier(
+        VerifierConfig(
+            pool=PoolConfig(workers=config.verify_workers), timeout=config.verify_timeout
+        ),
+        recorder=database,
+        run_id=run_id,
+    )
 
 
 def train_step(
@@ -85,14 +96,7 @@ def train_step(
     # 1. sample G completions per prompt, and score them under π_θ and π_base
     clock = time.perf_counter()
     sampling = config.sampling
-    rollout = policy.sample(
-        [config.prompt.format(header=p.header, statement=p.statement) for p in chosen],
-        sampling.group_size,
-        sampling.max_new_tokens,
-        sampling.temperature,
-        sampling.top_p,
-        from_base=learner.samples_from_base,
-    )
+    rollout = sample_groups(policy, config, chosen, from_base=learner.samples_from_base)
     with torch.no_grad():
         logp_rollout = policy.sequence_logp(rollout).double()
     logp_base = policy.base_logp(rollout).double()
@@ -205,6 +209,21 @@ def step_record(
         "distinct_accepted": len(accepted),
         "errors": int((~answered).sum()),
     }
+
+
+def sample_groups(
+    policy: CausalLMPolicy, config: TrainConfig, chosen: list[Problem], from_base: bool
+) -> Rollout:
+    """G completions per problem, prompted and sampled as the config says."""
+    sampling = config.sampling
+    return policy.sample(
+        [config.prompt.format(header=p.header, statement=p.statement) for p in chosen],
+        sampling.group_size,
+        sampling.max_new_tokens,
+        sampling.temperature,
+        sampling.top_p,
+        from_base=from_base,
+    )
 
 
 def step_problems(problems: list[Problem], count: int, seed: int, step: int) -> list[Problem]:

@@ -1,7 +1,8 @@
 """A Hugging Face causal LM as the policy π_θ, holding π_base beside it.
 
 π_base is a frozen copy, or, with a LoRA adapter (peft), the same weights with the adapter
-disabled, so no second copy is kept. Log-probs are summed over completion tokens only, in float32.
+disabled, so no second copy is kept. Log-probs are summed over completion tokens only, in float32
+or the model's own precision if higher.
 Rollout log-probs are π_θ's at temperature 1, rescored after sampling: the ratios p/π_θ of alpha-DPG
 are ratios of the model's own distribution, whatever temperature and top_p the sampler used.
 """
@@ -30,11 +31,12 @@ class Rollout:
 
 
 class CausalLMPolicy:
-    def __init__(self, model: PreTrainedModel, tokenizer: object, lora: bool = False) -> None:
+    def __init__(self, model: PreTrainedModel, tokenizer: object) -> None:
+        """`model` with a peft adapter makes π_base the adapter switched off; otherwise a copy."""
         self.model = model
         self.tokenizer = tokenizer
-        self.lora = lora
-        self.base = None if lora else copy.deepcopy(model).requires_grad_(False).eval()
+        self.lora = _has_adapter(model)
+        self.base = None if self.lora else copy.deepcopy(model).requires_grad_(False).eval()
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -51,7 +53,7 @@ class CausalLMPolicy:
         from peft import LoraConfig, get_peft_model
 
         config = LoraConfig(r=lora_rank, lora_alpha=2 * lora_rank, target_modules="all-linear")
-        return cls(get_peft_model(model, config), tokenizer, lora=True)
+        return cls(get_peft_model(model, config), tokenizer)
 
     @torch.no_grad()
     def sample(
@@ -131,13 +133,22 @@ class CausalLMPolicy:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         logits = model(
             input_ids=batch.input_ids, attention_mask=mask, position_ids=positions
-        ).logits.float()
+        ).logits
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         token_logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(
             -1, batch.input_ids[:, 1:, None]
         )[..., 0]
         summed = (token_logp * batch.completion_mask[:, 1:]).sum(-1)
         groups = len(batch.texts) if isinstance(batch, Rollout) else batch.v.shape[0]
         return summed.reshape(groups, -1)
+
+
+def _has_adapter(model: PreTrainedModel) -> bool:
+    try:
+        from peft import PeftModel
+    except ImportError:
+        return False
+    return isinstance(model, PeftModel)
 
 
 def _until_eos(completion: Tensor, eos_id: int) -> Tensor:

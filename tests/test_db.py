@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from threads import in_threads
@@ -327,25 +326,25 @@ def test_processes_opening_a_new_database_at_the_same_instant_all_get_in(tmp_pat
 
 def test_a_database_locked_while_switching_to_wal_is_waited_for(tmp_path, monkeypatch):
     """Fault injection: SQLite may refuse the switch at once, without its busy handler."""
-    real = sqlite_utils.Database.enable_wal
+    real = leanfilter.db._switch_to_wal
     refusals = iter(range(3))
 
-    def refuse_then_switch(self: sqlite_utils.Database) -> None:
+    def refuse_then_switch(conn: sqlite3.Connection) -> None:
         if next(refusals, None) is not None:
             raise sqlite3.OperationalError("database is locked")
-        real(self)
+        real(conn)
 
-    monkeypatch.setattr(sqlite_utils.Database, "enable_wal", refuse_then_switch)
+    monkeypatch.setattr(leanfilter.db, "_switch_to_wal", refuse_then_switch)
     with ProofDB(tmp_path / "proofs.db") as db:
-        assert db._db.journal_mode == "wal"
+        assert db._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert next(refusals, None) is None
 
 
 def test_a_database_locked_for_good_is_one_clear_error(tmp_path, monkeypatch):
-    def refuse(self: sqlite_utils.Database) -> None:
+    def refuse(conn: sqlite3.Connection) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(sqlite_utils.Database, "enable_wal", refuse)
+    monkeypatch.setattr(leanfilter.db, "_switch_to_wal", refuse)
     monkeypatch.setattr(leanfilter.db, "BUSY_TIMEOUT_S", 0.3)
     path = tmp_path / "proofs.db"
     with pytest.raises(ProofDBError, match="locked") as caught:
@@ -460,13 +459,13 @@ def test_a_write_that_fails_is_rolled_back_and_named(tmp_path):
     _filled(path)
     with ProofDB(path) as db:
         c = candidate("exact 999.")
-        db._db.conn.execute(
-            f"PRAGMA max_page_count={db._db.conn.execute('PRAGMA page_count').fetchone()[0]}"
+        db._conn.execute(
+            f"PRAGMA max_page_count={db._conn.execute('PRAGMA page_count').fetchone()[0]}"
         )
         big = verdict_for(c).model_copy(update={"detail": "x" * 200_000})
         with pytest.raises(ProofDBError, match=f"{path}: database or disk is full"):
             db.record(c, big, "run")
-        assert not db._db.conn.in_transaction
+        assert not db._conn.in_transaction
         assert len(list(db.results(run_id="run"))) == 300
 
 

@@ -13,20 +13,27 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 TACTICS = ["intros.", "lia.", "nia.", "lra.", "nra.", "auto.", "reflexivity.", "admit."]
 SPECIAL = ["<pad>", "<eos>", "<unk>"]
+HEADER = "Require Import Lia Lra Psatz.\n"
+"""What the tactics need loaded: appended to a problem's header."""
 
 
-def save_tiny_model(directory: Path, seed: int = 0) -> Path:
-    import torch
-
-    vocab = {token: i for i, token in enumerate(SPECIAL + TACTICS)}
+def tiny_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
+    """One token per whitespace-separated word, after the special tokens (pad 0, eos 1, unk 2)."""
+    vocab = {token: i for i, token in enumerate(SPECIAL + words)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
     )
+
+
+def tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
+    """A one-layer Llama of width 16 with seeded random weights."""
+    import torch
+
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(vocab),
+        vocab_size=vocab_size,
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=1,
@@ -37,6 +44,11 @@ def save_tiny_model(directory: Path, seed: int = 0) -> Path:
         eos_token_id=1,
         bos_token_id=2,
     )
-    LlamaForCausalLM(config).save_pretrained(directory)
+    return LlamaForCausalLM(config)
+
+
+def save_tiny_model(directory: Path, seed: int = 0) -> Path:
+    tokenizer = tiny_tokenizer(TACTICS)
+    tiny_llama(len(tokenizer), seed).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

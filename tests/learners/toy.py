@@ -1,6 +1,7 @@
-"""A policy whose support can be enumerated: a softmax over K whole sequences.
+"""Policies whose support can be enumerated, and expected loss gradients by enumeration.
 
-Token id k in a one-token completion is sequence k, so a ScoredBatch carries sample indices.
+Sequence k of the support is token id k of a one-token "completion", so a ScoredBatch carries
+sample indices and `EnumeratedLogp` maps them back to the policy's log-probs.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import itertools
 import torch
 
 from learners.base import AdvantageLearner, ScoredBatch
+from learners.policy import CausalLMPolicy
+from tests.learners.tiny import tiny_llama, tiny_tokenizer
 
 
 class SoftmaxPolicy(torch.nn.Module):
+    """A softmax over K whole sequences."""
+
     def __init__(self, logits: list[float]) -> None:
         super().__init__()
         self.logits = torch.nn.Parameter(torch.tensor(logits, dtype=torch.float64))
@@ -21,20 +26,65 @@ class SoftmaxPolicy(torch.nn.Module):
         return torch.log_softmax(self.logits, dim=-1)
 
     def sequence_logp(self, batch: ScoredBatch) -> torch.Tensor:
-        return self.log_probs()[batch.input_ids[:, 0]].reshape(batch.v.shape)
+        return EnumeratedLogp(self.log_probs()).sequence_logp(batch)
+
+
+class TransformerPolicy(torch.nn.Module):
+    """A tiny Llama (float64) over every completion of `length` tokens from its 3-token vocabulary.
+
+    Its support is all 3**length such sequences after a one-token prompt, so their probabilities
+    sum to one; log-probs come from the project's own CausalLMPolicy.sequence_logp.
+    """
+
+    def __init__(self, length: int = 2, seed: int = 0) -> None:
+        super().__init__()
+        tokenizer = tiny_tokenizer([])
+        self.model = tiny_llama(len(tokenizer), seed).double()
+        self.policy = CausalLMPolicy(self.model, tokenizer)
+        completions = torch.tensor(list(itertools.product(range(len(tokenizer)), repeat=length)))
+        ids = torch.cat([torch.full((len(completions), 1), 2), completions], dim=1)
+        mask = torch.ones_like(ids)
+        mask[:, 0] = 0
+        self.support = ScoredBatch(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            completion_mask=mask,
+            logp_rollout=torch.zeros(1, len(ids)),
+            logp_base=torch.zeros(1, len(ids)),
+            v=torch.zeros(1, len(ids)),
+            log_z=torch.zeros(1),
+            max_length=length,
+        )
+
+    def log_probs(self) -> torch.Tensor:
+        return self.policy.sequence_logp(self.support)[0]
+
+
+class EnumeratedLogp:
+    """The policy protocol over given log-probs of the support (computed once, with gradient)."""
+
+    def __init__(self, log_probs: torch.Tensor) -> None:
+        self.log_probs = log_probs
+
+    def sequence_logp(self, batch: ScoredBatch) -> torch.Tensor:
+        return self.log_probs[batch.input_ids[:, 0]].reshape(batch.v.shape)
 
 
 def toy_batch(
-    policy: SoftmaxPolicy,
+    policy: SoftmaxPolicy | TransformerPolicy | torch.Tensor,
     samples: list[list[int]],
     log_base: torch.Tensor,
     v: torch.Tensor,
     log_z: float,
 ) -> ScoredBatch:
+    """Groups of sample indices as a batch; rollout log-probs are the policy's (or given ones)."""
     index = torch.tensor(samples)
     ids = index.reshape(-1, 1)
-    with torch.no_grad():
-        log_pi = policy.log_probs()
+    if isinstance(policy, torch.Tensor):
+        log_pi = policy.detach()
+    else:
+        with torch.no_grad():
+            log_pi = policy.log_probs()
     return ScoredBatch(
         input_ids=ids,
         attention_mask=torch.ones_like(ids),
@@ -49,19 +99,29 @@ def toy_batch(
 
 def expected_gradient(
     learner: AdvantageLearner,
-    policy: SoftmaxPolicy,
+    policy: SoftmaxPolicy | TransformerPolicy,
     log_base: torch.Tensor,
     v: torch.Tensor,
     log_z: float,
     group_size: int,
 ) -> torch.Tensor:
-    """E over groups of `group_size` i.i.d. samples of π_θ of ∇loss, by enumerating every group."""
-    support = range(len(v))
-    with torch.no_grad():
-        pi = policy.log_probs().exp()
-    total = torch.zeros_like(policy.logits)
-    for group in itertools.product(support, repeat=group_size):
-        policy.zero_grad()
-        learner.loss(toy_batch(policy, [list(group)], log_base, v, log_z), policy).backward()
-        total += torch.prod(pi[list(group)]) * policy.logits.grad
-    return total
+    """E over groups of `group_size` i.i.d. samples of π_θ of ∇loss, by enumerating every group.
+
+    The surrogate's advantages carry no gradient, so E[∇loss] = ∇ Σ_group P(group)·loss(group)
+    with P held fixed: one backward pass, returned flat over the policy's parameters.
+    """
+    log_pi = policy.log_probs()
+    pi = log_pi.detach().exp()
+    scored = EnumeratedLogp(log_pi)
+    expected_loss = sum(
+        torch.prod(pi[list(group)])
+        * learner.loss(toy_batch(log_pi, [list(group)], log_base, v, log_z), scored)
+        for group in itertools.product(range(len(v)), repeat=group_size)
+    )
+    grads = torch.autograd.grad(expected_loss, list(policy.parameters()), allow_unused=True)
+    return torch.cat(
+        [
+            (g if g is not None else torch.zeros_like(p)).flatten()
+            for g, p in zip(grads, policy.parameters(), strict=True)
+        ]
+    )
