@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from leanfilter.backends.coq_imports import is_header_sentence
 from leanfilter.backends.coq_statement import THEOREM_WORDS, own_statement, parse_signature
 from leanfilter.backends.coq_syntax import CoqLexError, Sentence, sentences, strip_comments
-from leanfilter.records import BackendName, Candidate, Problem, SamplerInfo
+from leanfilter.records import BackendName, Candidate, Problem, SamplerInfo, Status, Verdict
 
 _SAMPLER_FIELDS = set(SamplerInfo.model_fields)
 _LEAN_HINTS = re.compile(r"^\s*import\s|:=\s*by\b|^\s*(theorem|lemma)\s", re.M)
@@ -54,6 +54,15 @@ class InputError(BaseModel):
     name: str | None = None
     message: str
     reason: str = "input.invalid"
+
+    def verdict(self) -> Verdict:
+        """The line's verdict: `rejected` for an attempt to replace trusted text, else `error`."""
+        return Verdict(
+            name=self.name or "",
+            status=Status.REJECTED if self.reason == UNTRUSTED else Status.ERROR,
+            reason=self.reason,
+            detail=f"line {self.line}: {self.message}",
+        )
 
 
 class UntrustedInput(ValueError):
@@ -165,13 +174,22 @@ def read_candidates(
     for number, record in _json_lines(Path(path)):
         if isinstance(record, str):
             yield number, InputError(line=number, message=record)
-            continue
-        try:
-            yield number, candidate_from_record(record, problems or {}, backend)
-        except (KeyError, ValueError, ValidationError) as e:
-            name = record.get("name") if isinstance(record.get("name"), str) else None
-            reason = UNTRUSTED if isinstance(e, UntrustedInput) else "input.invalid"
-            yield number, InputError(line=number, name=name, message=_reason(e), reason=reason)
+        else:
+            yield number, candidate_or_error(number, record, problems or {}, backend)
+
+
+def candidate_or_error(
+    line: int, record: object, problems: dict[str, Problem], backend: BackendName | None = None
+) -> Candidate | InputError:
+    """The record's candidate, or why it is none (`line` numbers it in its file or request)."""
+    if not isinstance(record, dict):
+        return InputError(line=line, message="expected a JSON object")
+    try:
+        return candidate_from_record(record, problems, backend)
+    except (KeyError, ValueError, ValidationError) as e:
+        name = record.get("name") if isinstance(record.get("name"), str) else None
+        reason = UNTRUSTED if isinstance(e, UntrustedInput) else "input.invalid"
+        return InputError(line=line, name=name, message=_reason(e), reason=reason)
 
 
 def candidate_from_record(

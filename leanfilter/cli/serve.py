@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import signal
+from collections.abc import Callable
 
 import click
 
@@ -10,10 +13,10 @@ from leanfilter.cli import main
 from leanfilter.cli.verify import start_run, verifier_settings
 from leanfilter.cli.verify import verify as verify_command
 from leanfilter.db import ProofDB, ProofDBError
-from leanfilter.engine import Verifier
 from leanfilter.inputs import load_problems
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.records import BackendName
+from leanfilter.serve.timeouts import TimedVerifier
 
 _SHARED_WITH_VERIFY = (
     "problems", "backend", "workers", "timeout", "db_path", "lean_mode", "lean_project",
@@ -38,6 +41,18 @@ _SHARED_WITH_VERIFY = (
     show_default=True,
     help="Candidates in flight over all requests; past it a request is answered 429.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Check on a Ray cluster: `auto` or host:port joins one, `local` starts one here on "
+    "loopback only. Needs the ray extra.",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(min=1),
+    help="With --ray: prover actors, each with --workers provers. Default: one per node.",
+)
 def serve(
     host: str,
     port: int,
@@ -45,6 +60,8 @@ def serve(
     max_body_bytes: int,
     max_candidates: int,
     max_queue: int,
+    ray_address: str | None,
+    ray_actors: int | None,
     problems: str | None,
     backend: str | None,
     workers: int | None,
@@ -66,11 +83,12 @@ def serve(
     try:
         import uvicorn
 
-        from leanfilter.serve import ServeLimits, create_app
+        from leanfilter.serve.app import ServeLimits, create_app
     except ImportError as e:
         raise click.ClickException(
             f"serve needs its extra: pip install 'leanfilter[serve]' ({e})"
         ) from e
+    kind_of_verifier = _on_ray(ray_address, ray_actors) if ray_address else TimedVerifier
     try:
         known = load_problems(problems) if problems else None
         policy = StrictPolicy(load_policy_config(policy_path)) if policy_path else None
@@ -85,7 +103,7 @@ def serve(
         max_queue=max_queue,
         api_key=api_key,
     )
-    verifier = Verifier(
+    verifier = kind_of_verifier(
         config, backends=backends, policy=policy, cache=db, recorder=db,
         run_id=run.id if run else None,
     )  # fmt: skip
@@ -104,6 +122,21 @@ def serve(
             if run is not None:
                 db.end_run(run.id)
             db.close()
+
+
+def _on_ray(address: str, actors: int | None) -> Callable[..., TimedVerifier]:
+    """`RayVerifier` with its actors, once this process has joined the cluster."""
+    if importlib.util.find_spec("ray") is None:
+        raise click.ClickException("--ray needs its extra: pip install 'leanfilter[ray]'")
+    from leanfilter.cluster.connect import connect
+
+    try:
+        connect(address)
+    except ConnectionError as e:
+        raise click.ClickException(f"--ray {address}: {e}") from e
+    from leanfilter.cluster.verifier import RayVerifier
+
+    return functools.partial(RayVerifier, actors=actors)
 
 
 def _exit_cleanly(_signal: int, _frame: object) -> None:

@@ -20,7 +20,7 @@ from leanfilter.cli import main
 from leanfilter.cli.output import OutputError, VerdictOutput
 from leanfilter.db import ProofDB, ProofDBError
 from leanfilter.engine import Verifier, VerifierConfig, done
-from leanfilter.inputs import UNTRUSTED, InputError, load_problems, read_candidates
+from leanfilter.inputs import InputError, load_problems, read_candidates
 from leanfilter.policy import StrictPolicy, load_policy_config
 from leanfilter.pool import PoolConfig
 from leanfilter.records import BackendName, Candidate, Problem, RunInfo, Status, Verdict
@@ -273,22 +273,12 @@ def _verdicts(
         for line, entry in entries:
             lines.append(line)
             if isinstance(entry, InputError):
-                yield done(_input_error(entry))
+                yield done(entry.verdict())
             else:
                 yield verifier.submit(entry, sample=line)
 
     for i, verdict in enumerate(verifier.in_order(futures())):
         yield lines[i], verdict
-
-
-def _input_error(error: InputError) -> Verdict:
-    refused = error.reason == UNTRUSTED  # an attempt to replace trusted text, not a typo
-    return Verdict(
-        name=error.name or "",
-        status=Status.REJECTED if refused else Status.ERROR,
-        reason=error.reason,
-        detail=f"line {error.line}: {error.message}",
-    )
 
 
 def _count_lines(path: Path) -> int:

@@ -1,5 +1,5 @@
-"""`leanfilter serve`: the verifier over HTTP, in our own schema and in Kimina Lean Server's."""
+"""`leanfilter serve`: the verifier over HTTP, in our own schema and in Kimina Lean Server's.
 
-from leanfilter.serve.app import ServeLimits, create_app
-
-__all__ = ["ServeLimits", "create_app"]
+`app` needs the `serve` extra (FastAPI, uvicorn, prometheus-client); `timeouts` does not, so a
+Ray worker can hold a `TimedVerifier` without the web stack.
+"""

@@ -12,20 +12,22 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from leanfilter.engine import Verifier, done
-from leanfilter.inputs import UNTRUSTED, UntrustedInput, candidate_from_record
-from leanfilter.records import BackendName, Problem, Status, Verdict
+from leanfilter.cache import VerdictCache
+from leanfilter.engine import done
+from leanfilter.inputs import InputError, candidate_or_error
+from leanfilter.records import BackendName, Candidate, Problem, Verdict
 from leanfilter.serve import kimina
 from leanfilter.serve.admission import Admission, QueueFull
 from leanfilter.serve.metrics import ServeMetrics
+from leanfilter.serve.timeouts import TimeoutTooLong
 
 JSON_LINES = "application/x-ndjson"
 
@@ -39,10 +41,25 @@ class ServeLimits(BaseModel):
 
 class VerifyRequest(BaseModel):
     candidates: list[dict[str, Any]] = Field(min_length=1)
+    timeout: float | None = Field(
+        default=None, gt=0, description="seconds per proof, at most the server's"
+    )
+
+
+class Checker(Protocol):
+    """What the server needs of a verifier: a local `TimedVerifier` or a Ray cluster's."""
+
+    cache: VerdictCache
+
+    def allow(self, backend: BackendName, timeout: float) -> None: ...
+
+    def submit_within(
+        self, candidate: Candidate, timeout: float | None, sample: int | None = None
+    ) -> Future[Verdict]: ...
 
 
 def create_app(
-    verifier: Verifier,
+    verifier: Checker,
     *,
     problems: dict[str, Problem] | None = None,
     backend: BackendName | None = None,
@@ -61,35 +78,37 @@ def create_app(
         if not hmac.compare_digest(given.encode(), limits.api_key.encode()):
             raise HTTPException(401, "missing or wrong API key (Authorization: Bearer KEY)")
 
-    async def submit(records: list[Any]) -> list[Future[Verdict]]:
+    async def submit(records: list[Any], timeout: float | None) -> list[Future[Verdict]]:
+        """Every record checked under `timeout` seconds per proof (None: the server's), or
+        the whole request refused, before any of it is checked, naming the limit it passes."""
         if len(records) > limits.max_candidates:
             raise HTTPException(
                 413, f"{len(records)} candidates; limit max_candidates={limits.max_candidates}"
             )
+        known = problems or {}
+        entries = await run_in_threadpool(
+            lambda: [candidate_or_error(n, r, known, backend) for n, r in enumerate(records, 1)]
+        )
+        if timeout is not None:
+            try:
+                for entry in entries:
+                    if isinstance(entry, Candidate):
+                        verifier.allow(entry.backend, timeout)
+            except TimeoutTooLong as e:
+                raise HTTPException(422, str(e)) from e
         try:
-            admission.take(len(records))
+            admission.take(len(entries))
         except QueueFull as e:
             raise HTTPException(429, str(e), headers={"Retry-After": "1"}) from e
-        futures = await run_in_threadpool(lambda: [_verdict_of(r) for r in records])
+        futures = await run_in_threadpool(lambda: [_future(e, timeout) for e in entries])
         for future in futures:
             future.add_done_callback(_settled)
         return futures
 
-    def _verdict_of(record: Any) -> Future[Verdict]:
-        try:
-            candidate = candidate_from_record(record, problems or {}, backend)
-        except (AttributeError, KeyError, ValueError, ValidationError) as e:
-            name = record.get("name") if isinstance(record, dict) else None
-            refused = isinstance(e, UntrustedInput)  # replacing trusted text, not a typo
-            return done(
-                Verdict(
-                    name=name if isinstance(name, str) else "",
-                    status=Status.REJECTED if refused else Status.ERROR,
-                    reason=UNTRUSTED if refused else "input.invalid",
-                    detail=str(e),
-                )
-            )
-        return verifier.submit(candidate)
+    def _future(entry: Candidate | InputError, timeout: float | None) -> Future[Verdict]:
+        if isinstance(entry, InputError):
+            return done(entry.verdict())
+        return verifier.submit_within(entry, timeout)
 
     def _settled(future: Future[Verdict]) -> None:
         admission.give_back()
@@ -125,7 +144,8 @@ def create_app(
         """Kimina Lean Server's check endpoint: `{snippets: [{id, code}], timeout, ...}`."""
         metrics.requests.labels("api_check").inc()
         check = kimina.CheckRequest.model_validate_json(await body(request))
-        futures = await submit([kimina.snippet_record(s) for s in check.snippets])
+        records = [kimina.snippet_record(s) for s in check.snippets]
+        futures = await submit(records, check.timeout or None)
         verdicts = [await asyncio.wrap_future(f) for f in futures]
         return {
             "results": [
@@ -134,17 +154,21 @@ def create_app(
         }
 
     @app.post("/v1/verify", dependencies=[Depends(authorized)], response_model=None)
-    async def verify(request: Request, stream: bool = False) -> dict[str, Any] | Response:
-        """`{"candidates": [...]}` or JSON lines (one input line of `verify` each); verdicts in
-        input order, as one JSON object or, with `?stream=true` or `Accept: JSON lines`, streamed
-        one line per verdict as each and all before it are done."""
+    async def verify(
+        request: Request, stream: bool = False, timeout: float | None = Query(None, gt=0)
+    ) -> dict[str, Any] | Response:
+        """`{"candidates": [...], "timeout"?}` or JSON lines (one input line of `verify` each,
+        `?timeout=` for the limit); verdicts in input order, as one JSON object or, with
+        `?stream=true` or `Accept: JSON lines`, streamed one line per verdict as each and all
+        before it are done."""
         metrics.requests.labels("verify").inc()
         raw = await body(request)
         if request.headers.get("content-type", "").startswith(JSON_LINES):
             records = [_parse_line(n, line) for n, line in enumerate(raw.splitlines(), 1) if line]
         else:
-            records = VerifyRequest.model_validate_json(raw).candidates
-        futures = await submit(records)
+            parsed = VerifyRequest.model_validate_json(raw)
+            records, timeout = parsed.candidates, parsed.timeout or timeout
+        futures = await submit(records, timeout)
         if stream or JSON_LINES in request.headers.get("accept", ""):
             return StreamingResponse(_lines(futures), media_type=JSON_LINES)
         return {"verdicts": [_dump(await asyncio.wrap_future(f)) for f in futures]}
