@@ -46,7 +46,7 @@ class PretrainConfig(BaseModel):
         default=TrainConfig.model_fields["prompt"].default,
         description="the learners' prompt template, so the base is sampled as it was trained",
     )
-    wrong_share: float = Field(default=0.35, ge=0.0, le=1.0, description="wrong scripts' share")
+    wrong_share: float = Field(default=0.75, ge=0.0, le=1.0, description="wrong scripts' share")
     steps: int = Field(default=600, ge=1)
     batch_size: int = Field(default=32, ge=1)
     learning_rate: float = Field(default=3e-3, gt=0.0)

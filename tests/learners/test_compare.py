@@ -39,6 +39,17 @@ def test_an_alpha_grid_is_one_arm_per_alpha():
     assert [a.options for a in arms] == [{"alpha": 0.0}, {"alpha": 0.5}, {}]
 
 
+@pytest.mark.parametrize("name", ["cpu-coq", "cpu-coq-quick"])
+def test_the_cpu_configs_hold_every_objective_the_comparison_needs(name):
+    """Both cpu-coq configs: α at both ends of the range, the three baselines, two seeds or more."""
+    config = CompareConfig.model_validate(
+        yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text())
+    )
+    labels = {arm.label for arm in config.arms()}
+    assert {"alpha_dpg-a0", "alpha_dpg-a0.999", "grpo", "rloo", "rs_sft"} <= labels
+    assert len(config.seeds) >= 2 and config.name == name
+
+
 def test_k_always_includes_precision_and_fits_the_samples():
     config = CompareConfig.model_validate(settings(eval={"samples": 16, "k": [16, 4]}))
     assert config.eval.k == [1, 4, 16]
