@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -181,6 +182,17 @@ def test_replay_is_refused_at_once_for_lean(tmp_path: Path) -> None:
     result = run_cli(str(source), "--backend", "lean", "--replay")
     assert result.returncode == 2
     assert "Lean has no replay yet" in result.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is not None, reason="ray is installed: tests/cluster run it"
+)
+def test_ray_without_its_extra_is_one_line_naming_it(tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "in.jsonl", [good()])
+    result = run_cli(str(source), "--ray", "local", "-o", str(tmp_path / "out.jsonl"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: --ray needs its extra: pip install 'leanfilter[ray]'"
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_replay_without_coqchk_proves_nothing_and_says_why_once(tmp_path: Path) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import signal
-from collections.abc import Callable
 
 import click
 
 from leanfilter.cli import main
+from leanfilter.cli.on_ray import on_ray, ray_options
 from leanfilter.cli.verify import start_run, verifier_settings
 from leanfilter.cli.verify import verify as verify_command
 from leanfilter.db import ProofDB, ProofDBError
@@ -41,18 +39,7 @@ _SHARED_WITH_VERIFY = (
     show_default=True,
     help="Candidates in flight over all requests; past it a request is answered 429.",
 )
-@click.option(
-    "--ray",
-    "ray_address",
-    metavar="ADDRESS",
-    help="Check on a Ray cluster: `auto` or host:port joins one, `local` starts one here on "
-    "loopback only. Needs the ray extra.",
-)
-@click.option(
-    "--ray-actors",
-    type=click.IntRange(min=1),
-    help="With --ray: prover actors, each with --workers provers. Default: one per node.",
-)
+@ray_options
 def serve(
     host: str,
     port: int,
@@ -88,7 +75,7 @@ def serve(
         raise click.ClickException(
             f"serve needs its extra: pip install 'leanfilter[serve]' ({e})"
         ) from e
-    kind_of_verifier = _on_ray(ray_address, ray_actors) if ray_address else TimedVerifier
+    kind_of_verifier = on_ray(ray_address, ray_actors) if ray_address else TimedVerifier
     try:
         known = load_problems(problems) if problems else None
         policy = StrictPolicy(load_policy_config(policy_path)) if policy_path else None
@@ -122,21 +109,6 @@ def serve(
             if run is not None:
                 db.end_run(run.id)
             db.close()
-
-
-def _on_ray(address: str, actors: int | None) -> Callable[..., TimedVerifier]:
-    """`RayVerifier` with its actors, once this process has joined the cluster."""
-    if importlib.util.find_spec("ray") is None:
-        raise click.ClickException("--ray needs its extra: pip install 'leanfilter[ray]'")
-    from leanfilter.cluster.connect import connect
-
-    try:
-        connect(address)
-    except ConnectionError as e:
-        raise click.ClickException(f"--ray {address}: {e}") from e
-    from leanfilter.cluster.verifier import RayVerifier
-
-    return functools.partial(RayVerifier, actors=actors)
 
 
 def _exit_cleanly(_signal: int, _frame: object) -> None:

@@ -17,6 +17,7 @@ from leanfilter.backends import create_backend
 from leanfilter.backends.base import Backend
 from leanfilter.backends.lean_common import LeanSettings
 from leanfilter.cli import main
+from leanfilter.cli.on_ray import on_ray, ray_options
 from leanfilter.cli.output import OutputError, VerdictOutput
 from leanfilter.db import ProofDB, ProofDBError
 from leanfilter.engine import Verifier, VerifierConfig, done
@@ -108,6 +109,7 @@ def start_run(db: ProofDB, known: dict[str, Problem] | None, config: VerifierCon
     "with an independent kernel checker (Coq: coqc and coqchk). A proof that does not replay is "
     "not proved. Lean has no replay yet.",
 )
+@ray_options
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 def verify(
     input_path: str,
@@ -121,6 +123,8 @@ def verify(
     lean_project: str | None,
     policy_path: str | None,
     replay: bool,
+    ray_address: str | None,
+    ray_actors: int | None,
     progress: bool | None,
 ) -> None:
     """Check every candidate proof in INPUT (JSONL; `-` for standard input) and write one
@@ -139,6 +143,7 @@ def verify(
     if replay and backend == BackendName.LEAN.value:
         raise click.UsageError("--replay: Lean has no replay yet (docs/lean.md); Coq has")
     source = "/dev/stdin" if input_path == STDIN else input_path
+    kind_of_verifier = on_ray(ray_address, ray_actors) if ray_address else Verifier
     try:
         known = load_problems(problems) if problems else None
         policy = StrictPolicy(load_policy_config(policy_path)) if policy_path else None
@@ -161,7 +166,7 @@ def verify(
             out.close()
             db.close()
             raise click.ClickException(str(e)) from e
-    verifier = Verifier(
+    verifier = kind_of_verifier(
         config,
         backends=backends,
         policy=policy,

@@ -7,9 +7,13 @@ mid-run (a real SIGKILL) loses no candidate; and every socket Ray opens stays on
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,3 +125,37 @@ def test_every_socket_of_the_cluster_is_on_loopback(RayVerifier) -> None:
     assert sockets, "no socket seen: the check would prove nothing"
     ends = {c.laddr.ip for c in sockets} | {c.raddr.ip for c in sockets if c.raddr}
     assert ends <= LOOPBACK, f"Ray used addresses beyond loopback: {ends - LOOPBACK}"
+
+
+def ray_sessions() -> set[Path]:
+    """Ray's session folders: each cluster started on this machine adds one."""
+    return set(Path(tempfile.gettempdir(), "ray").glob("session_2*"))
+
+
+def test_verify_on_ray_writes_a_local_runs_verdicts(tmp_path: Path) -> None:
+    """`leanfilter verify --ray local` in its own process, against the same file checked here."""
+    source = tmp_path / "in.jsonl"
+    lines = [
+        {"name": c.name, "header": c.header, "formal_statement": c.statement, "proof": c.proof}
+        for c in MIXED
+    ]
+    source.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    outputs, started = {}, {}
+    for label, extra in (("local", []), ("ray", ["--ray", "local", "--ray-actors", "2"])):
+        before = ray_sessions()
+        out = tmp_path / f"{label}.jsonl"
+        subprocess.run(
+            [sys.executable, "-m", "leanfilter", "verify", str(source), "-o", str(out),
+             "--workers", "1", "--backend", "coq", "--db", str(tmp_path / f"{label}.db"), *extra],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+        started[label] = len(ray_sessions() - before)
+        outputs[label] = [
+            {k: v for k, v in json.loads(x).items() if k not in {"time_s", "peak_rss_mb", "cached"}}
+            for x in out.read_text().splitlines()
+        ]
+    assert started == {"local": 0, "ray": 1}  # the ray run did start a cluster of its own
+    assert outputs["ray"] == outputs["local"]
+    statuses = [v["status"] for v in outputs["ray"]]
+    assert statuses == ["proved", "failed", "rejected", "failed", "proved"]
+    assert recorded(tmp_path / "ray.db") == recorded(tmp_path / "local.db")

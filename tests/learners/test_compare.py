@@ -41,7 +41,7 @@ def test_an_alpha_grid_is_one_arm_per_alpha():
 
 @pytest.mark.parametrize("name", ["cpu-coq", "cpu-coq-quick"])
 def test_the_cpu_configs_hold_every_objective_the_comparison_needs(name):
-    """Both cpu-coq configs: α at both ends of the range, the three baselines, two seeds or more."""
+    """Both cpu-coq configs: alpha at both ends of its range, the three baselines, two seeds."""
     config = CompareConfig.model_validate(
         yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text())
     )
