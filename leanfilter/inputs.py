@@ -17,7 +17,7 @@ dropped, and what follows it is untrusted text, run after the trusted statement 
 Every string in a line, in any field, is screened for control characters the same way.
 Problem files: DeepSeek-Prover's (miniF2F, ProofNet: `formal_statement`, `header`), miniF2F-rocq's
 (`text` holding imports, statement and `Proof.`), miniCodeProps' (`full_name`, `prop_defn`, `deps`),
-and our own (`statement`, `backend`).
+our own (`statement`, `backend`), and LeanDojo Benchmark 4's JSON lists (`leanfilter/leandojo.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from leanfilter.backends.coq_imports import is_header_sentence
 from leanfilter.backends.coq_statement import THEOREM_WORDS, own_statement, parse_signature
 from leanfilter.backends.coq_syntax import CoqLexError, Sentence, sentences, strip_comments
+from leanfilter.leandojo import is_leandojo_file, leandojo_records
 from leanfilter.records import BackendName, Candidate, Problem, SamplerInfo, Status, Verdict
 
 _SAMPLER_FIELDS = set(SamplerInfo.model_fields)
@@ -81,15 +82,21 @@ def detect_backend(*texts: str) -> BackendName | None:
 
 
 def load_problems(path: str | Path, backend: BackendName | None = None) -> dict[str, Problem]:
-    """Problems by name. Raises ValueError naming the file and line of the first bad record."""
+    """Problems by name, from JSON lines or a LeanDojo Benchmark 4 JSON list (told apart by the
+    file's first character). Raises ValueError naming the file and the line (or record index)
+    of the first bad record."""
+    path = Path(path)
+    leandojo = is_leandojo_file(path)
+    entries = leandojo_records(path) if leandojo else _json_lines(path)
     problems: dict[str, Problem] = {}
-    for number, record in _json_lines(Path(path)):
+    for number, record in entries:
+        where = f"{path}: record {number}" if leandojo else f"{path}:{number}"
         if isinstance(record, str):
-            raise ValueError(f"{path}:{number}: {record}")
+            raise ValueError(f"{where}: {record}")
         try:
             problem = problem_from_record(record, backend)
         except (KeyError, ValueError, ValidationError) as e:
-            raise ValueError(f"{path}:{number}: {_reason(e)}") from e
+            raise ValueError(f"{where}: {_reason(e)}") from e
         problems[problem.name] = problem
     return problems
 
