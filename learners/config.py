@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,10 @@ class SamplingConfig(BaseModel):
     max_new_tokens: int = Field(default=32, ge=1, description="also L_max, the length normaliser")
     temperature: float = Field(default=1.0, gt=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stop: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="a completion ends at the first of these, cut from its text (learners.stops)",
+    )
 
 
 class TrainConfig(BaseModel):

@@ -223,6 +223,7 @@ def sample_groups(
         sampling.temperature,
         sampling.top_p,
         from_base=from_base,
+        stop=sampling.stop,
     )
 
 

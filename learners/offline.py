@@ -120,6 +120,7 @@ def train_on_samples(config: TrainConfig, samples_run: str) -> list[dict]:
         rollout = policy.encode(
             [config.prompt.format(header=c.header, statement=c.statement) for c in chosen],
             [[c.proof] for c in chosen],
+            config.sampling.stop,
         )
         v = torch.ones(len(chosen), 1, dtype=torch.float64)
         unread = torch.zeros_like(v)  # RS-SFT's advantage is v alone: no log-probs, no Ẑ

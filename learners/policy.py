@@ -5,11 +5,14 @@ disabled, so no second copy is kept. Log-probs are summed over completion tokens
 or the model's own precision if higher.
 Rollout log-probs are π_θ's at temperature 1, rescored after sampling: the ratios p/π_θ of alpha-DPG
 are ratios of the model's own distribution, whatever temperature and top_p the sampler used.
+A completion is its sampled tokens up to EOS (included), the token budget, or the token where a
+stop string appears (included; learners/stops.py says why), and every log-prob is of those tokens.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -18,6 +21,7 @@ from torch import Tensor
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from learners.base import ScoredBatch
+from learners.stops import StopOnStrings, end_completion
 
 
 @dataclass
@@ -64,9 +68,14 @@ class CausalLMPolicy:
         temperature: float = 1.0,
         top_p: float = 1.0,
         from_base: bool = False,
+        stop: Sequence[str] = (),
     ) -> Rollout:
+        """G completions per prompt; with `stop`, each ends at the first stop string, cut from its
+        text, and generation ends once every row has stopped."""
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        prompt_length = encoded["input_ids"].shape[1]
         model = self.model if not from_base else (self.base or self.model)
+        criteria = [StopOnStrings(self._decode, stop, prompt_length)] if stop else []
         with self._base_context() if from_base else nullcontext():
             generated = model.generate(
                 **encoded,
@@ -76,15 +85,16 @@ class CausalLMPolicy:
                 max_new_tokens=max_new_tokens,
                 num_return_sequences=group_size,
                 pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=criteria,
             )
-        prompt_length = encoded["input_ids"].shape[1]
         completion = generated[:, prompt_length:]
         completion_mask = _until_eos(completion, self.tokenizer.eos_token_id)
+        texts = []
+        for row, mask in zip(completion, completion_mask, strict=True):
+            kept, text = end_completion(row[mask.bool()].tolist(), self._decode, stop)
+            mask[kept:] = 0  # a view: the rollout's mask ends where the completion does
+            texts.append(text)
         prompt_mask = encoded["attention_mask"].repeat_interleave(group_size, dim=0)
-        texts = [
-            self.tokenizer.decode(row[mask.bool()], skip_special_tokens=True).strip()
-            for row, mask in zip(completion, completion_mask, strict=True)
-        ]
         return Rollout(
             input_ids=generated,
             attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
@@ -92,14 +102,18 @@ class CausalLMPolicy:
             texts=[texts[i : i + group_size] for i in range(0, len(texts), group_size)],
         )
 
-    def encode(self, prompts: list[str], completions: list[list[str]]) -> Rollout:
-        """Given completions as a rollout (each ended by EOS), to score them or train on them."""
+    def encode(
+        self, prompts: list[str], completions: list[list[str]], stop: Sequence[str] = ()
+    ) -> Rollout:
+        """Given completions as a rollout, to score them or train on them.
+
+        Each is ended as a sample is: by EOS, or with `stop` by its first stop string, tokenised
+        with the text. These are the text's tokens, not necessarily those a sampler drew for it
+        (the sampled text was stripped of surrounding space, and its last token may run past the
+        stop string).
+        """
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True)
-        rows = [
-            [*self.tokenizer.encode(text, add_special_tokens=False), self.tokenizer.eos_token_id]
-            for group in completions
-            for text in group
-        ]
+        rows = [self._completion_ids(text, stop) for group in completions for text in group]
         width = max(len(row) for row in rows)
         completion = torch.tensor(
             [row + [self.tokenizer.pad_token_id] * (width - len(row)) for row in rows]
@@ -114,6 +128,14 @@ class CausalLMPolicy:
             completion_mask=torch.cat([torch.zeros_like(prompt_mask), completion_mask], dim=1),
             texts=[list(group) for group in completions],
         )
+
+    def _completion_ids(self, text: str, stop: Sequence[str]) -> list[int]:
+        if stop:
+            return self.tokenizer.encode(text + stop[0], add_special_tokens=False)
+        return [*self.tokenizer.encode(text, add_special_tokens=False), self.tokenizer.eos_token_id]
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def sequence_logp(self, batch: ScoredBatch | Rollout) -> Tensor:
         """Σ_t log π_θ(y_t | x, y_<t) over completion tokens, with gradient, shape [B, G]."""

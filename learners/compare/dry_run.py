@@ -51,6 +51,12 @@ def dry_run(config: CompareConfig) -> list[str]:
         f" {config.prompts_per_step} prompts x {config.sampling.group_size} samples,"
         f" lr {config.learning_rate:g}"
     )
+    stop = config.sampling.stop
+    lines.append(
+        f"completions end at EOS, after {config.sampling.max_new_tokens} tokens"
+        f" ({config.eval_max_new_tokens} in evaluation)"
+        + (f", or before a stop string: {', '.join(map(repr, stop))}" if stop else "")
+    )
     lines.extend(_provers(config, splits))
     lines.append(
         f"evaluation: {resolve_generation(config.generation)}, {config.eval.samples} samples per"

@@ -62,13 +62,15 @@ def evaluate(
     *,
     targets: Mapping[str, list[str]] | None,
     path: Path,
+    stop: Sequence[str] = (),
 ) -> dict[str, ProblemEval]:
     """Evaluate the problems not yet in `path`, `settings.problems_per_call` at a time: one
     sampler call and one verifier batch for them all, so the GPU and the provers work on many.
     Each problem's samples are seeded by its place in `problems`, whatever the batch.
 
     `targets` are the base model's accepted samples by problem; None while evaluating the base
-    model itself, whose own accepted samples they are.
+    model itself, whose own accepted samples they are. `stop` ends the targets when rescored, as
+    the sampler's stop strings ended them.
     """
     done = read_evals(path)
     _drop_torn_tail(path)
@@ -92,7 +94,9 @@ def evaluate(
                 problem=name,
                 statuses=[v.status for v in result.verdicts],
                 accepted=accepted,
-                logp_targets=sequence_logps(scorer, text, target, settings.chunk) if target else [],
+                logp_targets=(
+                    sequence_logps(scorer, text, target, settings.chunk, stop) if target else []
+                ),
             )
             with open(path, "a") as out:
                 out.write(done[name].model_dump_json() + "\n")

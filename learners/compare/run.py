@@ -136,7 +136,10 @@ def prepare(config: CompareConfig, out: Path) -> tuple[Path, list[Problem]]:
 def shared_settings(config: CompareConfig) -> dict:
     """What every arm shares; changing it would compare runs of different experiments."""
     varying = {"learners", "seeds", "generation", "verify_workers", "verify_timeout", "output_dir"}
-    return config.model_dump(mode="json", exclude=varying)
+    exclude: dict = dict.fromkeys(varying, True)
+    if not config.sampling.stop:  # folders made before stop strings existed still resume
+        exclude["sampling"] = {"stop"}
+    return config.model_dump(mode="json", exclude=exclude)
 
 
 def export_final(settings: TrainConfig, model_dir: Path) -> None:
@@ -179,10 +182,12 @@ def _evaluate(
         config.eval,
         targets=targets,
         path=path,
+        stop=config.sampling.stop,
     )
 
 
 def _sampler(config: CompareConfig, model: str, scorer: CausalLMPolicy) -> Sampler:
+    stop = config.sampling.stop
     if resolve_generation(config.generation) == "vllm":
-        return VLLMSampler(Path(model), config.eval_max_new_tokens, config.eval)
-    return TransformersSampler(scorer, config.eval_max_new_tokens, config.eval)
+        return VLLMSampler(Path(model), config.eval_max_new_tokens, config.eval, stop)
+    return TransformersSampler(scorer, config.eval_max_new_tokens, config.eval, stop)

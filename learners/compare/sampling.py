@@ -3,12 +3,15 @@
 Training always samples through the policy (learners/policy.py); evaluation draws many more
 samples per problem (the paper: 256), which vLLM does an order of magnitude faster on a GPU, so it
 is used there when installed. Both are seeded per (problem, chunk): a resumed evaluation draws
-what an uninterrupted one would have drawn for the problems it has left.
+what an uninterrupted one would have drawn for the problems it has left. Both end a completion at
+the first stop string and cut it from the text, the policy as learners/stops.py says, vLLM by
+its own `stop`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -45,10 +48,17 @@ def resolve_generation(choice: str) -> str:
 class TransformersSampler:
     """Samples through the policy itself, `chunk` completions per generate call."""
 
-    def __init__(self, policy: CausalLMPolicy, max_new_tokens: int, settings: EvalSampling) -> None:
+    def __init__(
+        self,
+        policy: CausalLMPolicy,
+        max_new_tokens: int,
+        settings: EvalSampling,
+        stop: Sequence[str] = (),
+    ) -> None:
         self.policy = policy
         self.max_new_tokens = max_new_tokens
         self.settings = settings
+        self.stop = list(stop)
 
     def sample(self, prompts: list[str], n: int, seeds: list[int]) -> list[list[str]]:
         return [self._sample(p, n, seed) for p, seed in zip(prompts, seeds, strict=True)]
@@ -63,6 +73,7 @@ class TransformersSampler:
                 self.max_new_tokens,
                 self.settings.temperature,
                 self.settings.top_p,
+                stop=self.stop,
             )
             texts.extend(rollout.texts[0])
         return texts
@@ -71,12 +82,19 @@ class TransformersSampler:
 class VLLMSampler:
     """vLLM's engine over the model directory; completions stripped as the policy strips them."""
 
-    def __init__(self, model_dir: Path, max_new_tokens: int, settings: EvalSampling) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        max_new_tokens: int,
+        settings: EvalSampling,
+        stop: Sequence[str] = (),
+    ) -> None:
         from vllm import LLM
 
         self.llm = LLM(model=str(model_dir))
         self.max_new_tokens = max_new_tokens
         self.settings = settings
+        self.stop = list(stop)
 
     def sample(self, prompts: list[str], n: int, seeds: list[int]) -> list[list[str]]:
         from vllm import SamplingParams
@@ -88,6 +106,7 @@ class VLLMSampler:
                 top_p=self.settings.top_p,
                 max_tokens=self.max_new_tokens,
                 seed=seed,
+                stop=self.stop,  # the text ends before the stop string (vLLM's default)
             )
             for seed in seeds
         ]
@@ -97,11 +116,12 @@ class VLLMSampler:
 
 @torch.no_grad()
 def sequence_logps(
-    policy: CausalLMPolicy, prompt: str, texts: list[str], chunk: int
+    policy: CausalLMPolicy, prompt: str, texts: list[str], chunk: int, stop: Sequence[str] = ()
 ) -> list[float]:
-    """Σ_t log π(y_t | x, y_<t) of given completions (each ended by EOS), at temperature 1."""
+    """Σ_t log π(y_t | x, y_<t) of given completions (ended as `policy.encode` ends them), at
+    temperature 1."""
     logps: list[float] = []
     for start in range(0, len(texts), chunk):
-        rollout = policy.encode([prompt], [texts[start : start + chunk]])
+        rollout = policy.encode([prompt], [texts[start : start + chunk]], stop)
         logps.extend(policy.sequence_logp(rollout)[0].double().tolist())
     return logps

@@ -96,6 +96,8 @@ def test_the_paper_config_dry_runs_offline(monkeypatch):
     assert "eval problems: 244 from local files" in lines
     assert any("internlm/Lean-Workbook" in line for line in lines)
     assert "training runs: 9 arms x 1 seeds, 100 steps of 128 prompts x 4 samples" in result.output
+    assert "completions end at EOS, after 2048 tokens (2048 in evaluation)," in result.output
+    assert "or before a stop string: '```'" in result.output
     assert "256 samples per problem, T 1, top_p 0.99, pass@1, pass@256" in result.output
     assert lines[-1] == "dry run: every part built, nothing trained"
 

@@ -1,7 +1,8 @@
 """Expected loss gradients, by enumeration of every group, against the analytic gradients.
 
-Two policies whose support is enumerated: a softmax over four whole sequences, and a tiny
-transformer over all nine two-token completions of its three-token vocabulary.
+Three policies whose support is enumerated: a softmax over four whole sequences, a tiny
+transformer over all nine two-token completions of its three-token vocabulary, and one whose
+completions end at a stop string, so its support holds sequences of one and two tokens.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ import torch
 
 from learners.alpha_dpg import AlphaDPG, AlphaDPGConfig
 from learners.baselines import GRPO, RLOO, DrGRPO, KLRegularisedRL, KLRLConfig, Reinforce
-from tests.learners.toy import SoftmaxPolicy, TransformerPolicy, expected_gradient
+from tests.learners.toy import (
+    SoftmaxPolicy,
+    StoppedTransformerPolicy,
+    TransformerPolicy,
+    expected_gradient,
+)
 
 
 @dataclass
 class Setting:
     """A policy family, π_base over its support, and verdicts with a rejection and without."""
 
-    make_policy: Callable[[], SoftmaxPolicy | TransformerPolicy]
+    make_policy: Callable[[], SoftmaxPolicy | TransformerPolicy | StoppedTransformerPolicy]
     base: torch.Tensor
     v_mixed: torch.Tensor
     v_all: torch.Tensor
@@ -70,16 +76,29 @@ TRANSFORMER = Setting(
 )
 
 
-@pytest.fixture(params=[SOFTMAX, TRANSFORMER], ids=["softmax", "transformer"])
+STOPPED = Setting(  # ten completions: EOS, "b" (stopped), and the eight of two tokens after pad/unk
+    make_policy=lambda: StoppedTransformerPolicy(["b"], ["b"], length=2, seed=3),
+    base=_distribution([3.0, 1.0, 2.0, 1.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0]),
+    v_mixed=torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0], dtype=torch.float64),
+    v_all=torch.ones(10, dtype=torch.float64),
+    atol=1e-6,
+)
+
+
+@pytest.fixture(
+    params=[SOFTMAX, TRANSFORMER, STOPPED], ids=["softmax", "transformer", "stop-string"]
+)
 def setting(request) -> Setting:
     return request.param
 
 
-def test_the_transformer_support_is_the_whole_distribution():
-    # the enumeration is exact only if the nine sequences carry all of π_θ's mass
+@pytest.mark.parametrize("setting", [TRANSFORMER, STOPPED], ids=["transformer", "stop-string"])
+def test_the_transformer_support_is_the_whole_distribution(setting):
+    # the enumeration is exact only if the sequences carry all of π_θ's mass
     with torch.no_grad():
-        total = TransformerPolicy(length=2, seed=3).log_probs().exp().sum()
-    assert float(total) == pytest.approx(1.0, abs=1e-12)
+        probabilities = setting.make_policy().log_probs().exp()
+    assert probabilities.shape == setting.base.shape
+    assert float(probabilities.sum()) == pytest.approx(1.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("alpha", [0.25, 0.5, 0.75, 0.9])

@@ -12,6 +12,7 @@ import torch
 
 from learners.base import AdvantageLearner, ScoredBatch
 from learners.policy import CausalLMPolicy
+from learners.stops import end_completion
 from tests.learners.tiny import tiny_llama, tiny_tokenizer
 
 
@@ -60,6 +61,45 @@ class TransformerPolicy(torch.nn.Module):
         return self.policy.sequence_logp(self.support)[0]
 
 
+class StoppedTransformerPolicy(torch.nn.Module):
+    """A tiny Llama (float64) over every completion its sampler returns with stop strings.
+
+    The support is every sequence of up to `length` tokens of the vocabulary `words` (and the
+    special tokens) as `CausalLMPolicy.sample` ends it: at EOS, at the token where a stop string
+    appears, or at `length`; `texts` are their proof texts.
+    """
+
+    def __init__(self, words: list[str], stops: list[str], length: int, seed: int = 0) -> None:
+        super().__init__()
+        tokenizer = tiny_tokenizer(words)
+        self.model = tiny_llama(len(tokenizer), seed).double()
+        self.policy = CausalLMPolicy(self.model, tokenizer)
+        eos = tokenizer.eos_token_id
+        kept: dict[tuple[int, ...], str] = {}
+        for drawn in itertools.product(range(len(tokenizer)), repeat=length):
+            ids = list(drawn[: drawn.index(eos) + 1] if eos in drawn else drawn)
+            n, text = end_completion(ids, self.policy._decode, stops)
+            kept[tuple(ids[:n])] = text
+        rows = sorted(kept)
+        self.texts = [kept[row] for row in rows]
+        pad = [0] * (length + 1)
+        ids = torch.tensor([[2, *row, *pad][: length + 1] for row in rows])
+        completion = torch.tensor([[0, *[1] * len(row), *pad][: length + 1] for row in rows])
+        self.support = ScoredBatch(
+            input_ids=ids,
+            attention_mask=completion.clone().index_fill_(1, torch.tensor([0]), 1),
+            completion_mask=completion,
+            logp_rollout=torch.zeros(1, len(ids)),
+            logp_base=torch.zeros(1, len(ids)),
+            v=torch.zeros(1, len(ids)),
+            log_z=torch.zeros(1),
+            max_length=length,
+        )
+
+    def log_probs(self) -> torch.Tensor:
+        return self.policy.sequence_logp(self.support)[0]
+
+
 class EnumeratedLogp:
     """The policy protocol over given log-probs of the support (computed once, with gradient)."""
 
@@ -71,7 +111,7 @@ class EnumeratedLogp:
 
 
 def toy_batch(
-    policy: SoftmaxPolicy | TransformerPolicy | torch.Tensor,
+    policy: SoftmaxPolicy | TransformerPolicy | StoppedTransformerPolicy | torch.Tensor,
     samples: list[list[int]],
     log_base: torch.Tensor,
     v: torch.Tensor,
@@ -99,7 +139,7 @@ def toy_batch(
 
 def expected_gradient(
     learner: AdvantageLearner,
-    policy: SoftmaxPolicy | TransformerPolicy,
+    policy: SoftmaxPolicy | TransformerPolicy | StoppedTransformerPolicy,
     log_base: torch.Tensor,
     v: torch.Tensor,
     log_z: float,
