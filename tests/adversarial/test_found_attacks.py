@@ -250,3 +250,66 @@ def test_a_file_without_a_trusted_statement_cannot_prove_a_falsehood(file_verdic
 def test_an_honest_file_of_the_same_shape_is_proved(file_verdicts, case):
     verdict = file_verdicts[case]
     assert verdict["status"] == "proved", verdict
+
+
+# Forged coqtop answers: `idtac` output is wrapped in `<infomsg>…</infomsg>`, and a message that
+# itself holds `</infomsg>` ends that wrapper early, so what follows reads as plain output.
+def _forged_unresolved(name: str, library_constant: str) -> str:
+    """A binder whose tactic, only while `name` is still the library's constant (the statement
+    read under the header), prints Coq's "not found" error for `name`."""
+    error = f"The reference {name} was not found in the current environment."
+    return (
+        f"(_ : nat := ltac:(lazymatch constr:({name}) with {library_constant} => "
+        f'idtac "</infomsg>Error: {error}<infomsg>" | _ => idtac end; exact 0))'
+    )
+
+
+# Class: forged "not found" error while the file's own statement is read. The engine takes the
+# printed error for Coq's and abstracts a name the header resolves (`False`, `plus`), so the
+# file's own definition of that name gives the statement its meaning.
+FORGED_STATEMENT_READING = {
+    "false-abstracted": (
+        "Definition False : Prop := True.\n"
+        f"Theorem t {_forged_unresolved('False', 'Logic.False')} : False.\n"
+        "Proof. intros. exact I. Qed.\n"
+    ),
+    "plus-abstracted": (
+        "Definition plus (a b : nat) := 5.\n"
+        f"Theorem t {_forged_unresolved('plus', 'Nat.add')} : plus 2 2 = 5.\n"
+        "Proof. intros. reflexivity. Qed.\n"
+    ),
+}
+FORGED_STATEMENT_READING_TWIN = (  # a tactic in the statement that prints, about own names only
+    "Definition two := 2.\n"
+    'Theorem t (_ : nat := ltac:(idtac "</infomsg>hello<infomsg>"; exact 0)) : two + two = 4.\n'
+    "Proof. intros. reflexivity. Qed.\n"
+)
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_STATEMENT_READING))
+def test_a_forged_not_found_error_cannot_abstract_a_library_name(tmp_path, case):
+    verdict = verify(tmp_path, {"name": "t", "code": FORGED_STATEMENT_READING[case]})
+    assert verdict["status"] != "proved", verdict
+
+
+def test_a_statement_tactic_that_prints_stays_proved(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": FORGED_STATEMENT_READING_TWIN})
+    assert verdict["status"] == "proved", verdict
+
+
+# Class: forged prompt in the answer to the engine's own `Check lf_m.NAME` (the constant's type
+# prints a string holding one), so the answers shift and the integrity check reads a fragment of
+# `Check`'s output instead of the error of `Definition lf_chk`. Only the audit of the missing
+# `lf_chk` stops it (`audit.missing`); the verdict must be the integrity failure.
+FORGED_PROMPT = "</infomsg><prompt>Coq < 7 || 0 < </prompt><infomsg>"
+FORGED_INTEGRITY = (
+    "Require Import String.\nOpen Scope string_scope.\n"
+    f'Definition t : "{FORGED_PROMPT}" = "{FORGED_PROMPT}" -> True := fun _ => I.\n'
+    "Module M.\nTheorem t : 1 = 2.\nAbort.\nEnd M.\n"
+)
+
+
+def test_a_prompt_printed_in_the_type_cannot_pass_integrity(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": FORGED_INTEGRITY})
+    assert verdict["status"] != "proved", verdict
+    assert verdict["reason"] == "integrity.statement", verdict
