@@ -315,7 +315,8 @@ class CoqSession:
         if any(m.text == _NO_THREAD for m in messages):  # the sandbox's limit, not the proof's
             self._back_to(before, deadline)
             return self._finish(result.model_copy(update={"exhausted": "threads"}), started)
-        if any(_OOM in m.text for m in messages):  # the process survives, but stays broken
+        errors = [m.text for m in messages if m.severity is Severity.ERROR]
+        if any(_OOM in text for text in errors):  # the process survives, but stays broken
             self._restart()
             return self._finish(result.model_copy(update={"exhausted": "memory"}), started)
         closed = not has_error(messages)
@@ -354,9 +355,22 @@ class CoqSession:
             self._back_to(before, deadline)
             error = proto.error_in(opened)
             name = unresolved_name(error)
-            if name is None or name in free or len(free) >= MAX_FREE_NAMES:
+            if (
+                name is None
+                or name in free
+                or len(free) >= MAX_FREE_NAMES
+                or len(proto.prompts(opened)) != 2  # a prompt the statement printed itself
+                or not self._unresolved_under_header(name, deadline)
+            ):
                 raise StatementError(f"the statement does not elaborate under the header: {error}")
             free.append(name)
+
+    def _unresolved_under_header(self, name: str, deadline: float) -> bool:
+        """Whether `name` really names nothing under the header. The error that named it was
+        printed while the statement elaborated, so a tactic in it may have forged the error;
+        this query runs none of the candidate's text, so its answer is Coq's own."""
+        answer = self._roundtrip(f"Check {name}.\n", deadline)
+        return len(proto.prompts(answer)) == 1 and unresolved_name(proto.error_in(answer)) == name
 
     def _confirm(
         self, request: CheckRequest, nonce: str, result: RawResult, deadline: float, free: list[str]
@@ -372,7 +386,19 @@ class CoqSession:
             proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ (@{target})"
             commands.append(f"Definition lf_chk_{nonce} := {proof_of_a_prop}.")
         answers = proto.answers(self._roundtrip("\n".join(commands) + "\n", deadline))
-        answers += [""] * (len(commands) - len(answers))
+        if len(answers) != len(commands):  # `Check` printed a prompt inside the constant's type
+            unreadable = Message(  # not an error of the prover's: the verdict is integrity's
+                severity=Severity.INFO,
+                text=f"coqtop printed {len(answers)} answers to the engine's {len(commands)} "
+                "commands: which answer is whose cannot be told",
+            )
+            return result.model_copy(
+                update={
+                    "messages": [*result.messages, unreadable],
+                    "declared": request.statement is not None,
+                    "integrity": False if request.statement is not None else None,
+                }
+            )
         end_messages = [m for m in proto.messages(answers[0]) if m.severity is not Severity.INFO]
         declared = not proto.has_error(answers[0]) and not proto.has_error(answers[1])
         if request.statement is None and declared and proto.has_error(answers[2]):

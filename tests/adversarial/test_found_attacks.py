@@ -273,6 +273,14 @@ FORGED_STATEMENT_READING = {
         f"Theorem t {_forged_unresolved('False', 'Logic.False')} : False.\n"
         "Proof. intros. exact I. Qed.\n"
     ),
+    "false-by-failure": (  # the error is real, its text forged: the tactic's own message
+        "Definition False : Prop := True.\n"
+        "Theorem t (_ : nat := ltac:(lazymatch constr:(False) with Logic.False => fail "
+        '"</infomsg><prompt>Coq < 9 || 0 < </prompt>Error: The reference False was not found '
+        'in the current environment.<prompt>Coq < 9 || 0 < </prompt>" | _ => exact 0 end))'
+        " : False.\n"
+        "Proof. intros. exact I. Qed.\n"
+    ),
     "plus-abstracted": (
         "Definition plus (a b : nat) := 5.\n"
         f"Theorem t {_forged_unresolved('plus', 'Nat.add')} : plus 2 2 = 5.\n"
@@ -313,3 +321,9 @@ def test_a_prompt_printed_in_the_type_cannot_pass_integrity(tmp_path):
     verdict = verify(tmp_path, {"name": "t", "code": FORGED_INTEGRITY})
     assert verdict["status"] != "proved", verdict
     assert verdict["reason"] == "integrity.statement", verdict
+
+
+def test_a_proof_that_prints_out_of_memory_is_not_taken_for_one(tmp_path):
+    code = 'Theorem t : 2 + 2 = 4.\nProof. idtac "Out of memory". reflexivity. Qed.\n'
+    verdict = verify(tmp_path, {"name": "t", "code": code})
+    assert verdict["status"] == "proved", verdict
