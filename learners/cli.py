@@ -70,5 +70,5 @@ def compare_command(config: str, dry_run: bool) -> None:
         results = compare(settings, echo=click.echo)
     except (CompareError, ValueError, KeyError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"results in {settings.output_dir}: results.json, results.md, pareto.png")
+    click.echo(f"results in {settings.output_dir}: results.json, results.md, pareto*.png")
     click.echo(markdown_table(results))

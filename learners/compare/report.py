@@ -322,19 +322,22 @@ def cache_stats(database: Path) -> CacheStats:
 
 
 def write_report(results: CompareResults, out: Path) -> str:
-    """results.json, results.md and pareto.png; returns the markdown table."""
+    """results.json, results.md, pareto.png (coverage at the largest k) and pareto-kK.png for
+    every smaller k above 1, since coverage saturates first at the largest; returns the table."""
     partial = out / "results.json.partial"
     partial.write_text(results.model_dump_json(indent=2))
     partial.replace(out / "results.json")
     table = markdown_table(results)
     (out / "results.md").write_text(table + "\n")
-    plot_pareto(pareto_points(results), max(results.ks), out / "pareto.png")
+    largest = max(results.ks)
+    for k in (k for k in results.ks if k > 1):
+        name = "pareto.png" if k == largest else f"pareto-k{k}.png"
+        plot_pareto(pareto_points(results, k), k, out / name)
     return table
 
 
-def pareto_points(results: CompareResults) -> list[ParetoPoint]:
+def pareto_points(results: CompareResults, k: int) -> list[ParetoPoint]:
     """The base model and every arm pooled over seeds (each seed, when there is one seed)."""
-    k = max(results.ks)
     pooled = {row.label for row in results.rows if row.seed is None}
     return [
         ParetoPoint(

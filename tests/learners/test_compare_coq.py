@@ -86,7 +86,7 @@ def write_config(root: Path, out: str, **changes) -> Path:
         "prompts_per_step": 2,
         "sampling": {"group_size": 4, "max_new_tokens": 3},
         "learning_rate": 0.01,
-        "eval": {"samples": 8, "k": [1, 8], "chunk": 4},
+        "eval": {"samples": 8, "k": [1, 4, 8], "chunk": 4},
         "generation": "transformers",
         "output_dir": str(root / out),
     }
@@ -142,8 +142,9 @@ def test_the_table_has_every_model_and_is_printed_last(straight):
     assert [(r["label"], r["seed"]) for r in results["rows"]] == ROWS
     table = (out / "results.md").read_text().strip()
     assert printed.strip().endswith(table)
-    assert table.splitlines()[0].startswith("| model | seed | pass@1 | pass@8 |")
-    assert (out / "pareto.png").read_bytes().startswith(b"\x89PNG")
+    assert table.splitlines()[0].startswith("| model | seed | pass@1 | pass@4 | pass@8 |")
+    for plot in ("pareto.png", "pareto-k4.png"):  # pass@8, and pass@4 before it saturates
+        assert (out / plot).read_bytes().startswith(b"\x89PNG")
     for row in results["rows"]:
         for estimate in row["pass_at_k"].values():
             i = estimate["interval"]
