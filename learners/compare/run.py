@@ -11,7 +11,7 @@ one before it, is checked once. The output folder holds everything a resumed run
     train/<arm>-s<seed>/            the training loop's checkpoint.pt and steps.jsonl
     models/<arm>-s<seed>/           the final model (a Hugging Face directory), `complete` last
     eval/<model>.jsonl              one line per evaluated problem
-    results.json results.md pareto.png
+    results.json results.md pareto.png pareto-kK.png
 """
 
 from __future__ import annotations
