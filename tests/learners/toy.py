@@ -30,58 +30,17 @@ class SoftmaxPolicy(torch.nn.Module):
         return EnumeratedLogp(self.log_probs()).sequence_logp(batch)
 
 
-class TransformerPolicy(torch.nn.Module):
-    """A tiny Llama (float64) over every completion of `length` tokens from its 3-token vocabulary.
+class _EnumeratedTransformer(torch.nn.Module):
+    """A tiny Llama (float64) whose support is the given rows of token ids after a one-token
+    prompt; log-probs come from the project's own CausalLMPolicy.sequence_logp."""
 
-    Its support is all 3**length such sequences after a one-token prompt, so their probabilities
-    sum to one; log-probs come from the project's own CausalLMPolicy.sequence_logp.
-    """
-
-    def __init__(self, length: int = 2, seed: int = 0) -> None:
+    def __init__(self, words: list[str], seed: int) -> None:
         super().__init__()
-        tokenizer = tiny_tokenizer([])
-        self.model = tiny_llama(len(tokenizer), seed).double()
-        self.policy = CausalLMPolicy(self.model, tokenizer)
-        completions = torch.tensor(list(itertools.product(range(len(tokenizer)), repeat=length)))
-        ids = torch.cat([torch.full((len(completions), 1), 2), completions], dim=1)
-        mask = torch.ones_like(ids)
-        mask[:, 0] = 0
-        self.support = ScoredBatch(
-            input_ids=ids,
-            attention_mask=torch.ones_like(ids),
-            completion_mask=mask,
-            logp_rollout=torch.zeros(1, len(ids)),
-            logp_base=torch.zeros(1, len(ids)),
-            v=torch.zeros(1, len(ids)),
-            log_z=torch.zeros(1),
-            max_length=length,
-        )
+        self.tokenizer = tiny_tokenizer(words)
+        self.model = tiny_llama(len(self.tokenizer), seed).double()
+        self.policy = CausalLMPolicy(self.model, self.tokenizer)
 
-    def log_probs(self) -> torch.Tensor:
-        return self.policy.sequence_logp(self.support)[0]
-
-
-class StoppedTransformerPolicy(torch.nn.Module):
-    """A tiny Llama (float64) over every completion its sampler returns with stop strings.
-
-    The support is every sequence of up to `length` tokens of the vocabulary `words` (and the
-    special tokens) as `CausalLMPolicy.sample` ends it: at EOS, at the token where a stop string
-    appears, or at `length`; `texts` are their proof texts.
-    """
-
-    def __init__(self, words: list[str], stops: list[str], length: int, seed: int = 0) -> None:
-        super().__init__()
-        tokenizer = tiny_tokenizer(words)
-        self.model = tiny_llama(len(tokenizer), seed).double()
-        self.policy = CausalLMPolicy(self.model, tokenizer)
-        eos = tokenizer.eos_token_id
-        kept: dict[tuple[int, ...], str] = {}
-        for drawn in itertools.product(range(len(tokenizer)), repeat=length):
-            ids = list(drawn[: drawn.index(eos) + 1] if eos in drawn else drawn)
-            n, text = end_completion(ids, self.policy._decode, stops)
-            kept[tuple(ids[:n])] = text
-        rows = sorted(kept)
-        self.texts = [kept[row] for row in rows]
+    def _enumerate(self, rows: list[tuple[int, ...]], length: int) -> None:
         pad = [0] * (length + 1)
         ids = torch.tensor([[2, *row, *pad][: length + 1] for row in rows])
         completion = torch.tensor([[0, *[1] * len(row), *pad][: length + 1] for row in rows])
@@ -98,6 +57,35 @@ class StoppedTransformerPolicy(torch.nn.Module):
 
     def log_probs(self) -> torch.Tensor:
         return self.policy.sequence_logp(self.support)[0]
+
+
+class TransformerPolicy(_EnumeratedTransformer):
+    """Every completion of `length` tokens from the 3-token vocabulary: all 3**length sequences,
+    so their probabilities sum to one."""
+
+    def __init__(self, length: int = 2, seed: int = 0) -> None:
+        super().__init__([], seed)
+        self._enumerate(list(itertools.product(range(len(self.tokenizer)), repeat=length)), length)
+
+
+class StoppedTransformerPolicy(_EnumeratedTransformer):
+    """Every completion its sampler returns with stop strings: each sequence of up to `length`
+    tokens of the vocabulary `words` (and the special tokens) as `CausalLMPolicy.sample` ends it,
+    at EOS, at the token where a stop string appears, or at `length`; `texts` are their proof
+    texts.
+    """
+
+    def __init__(self, words: list[str], stops: list[str], length: int, seed: int = 0) -> None:
+        super().__init__(words, seed)
+        eos = self.tokenizer.eos_token_id
+        kept: dict[tuple[int, ...], str] = {}
+        for drawn in itertools.product(range(len(self.tokenizer)), repeat=length):
+            ids = list(drawn[: drawn.index(eos) + 1] if eos in drawn else drawn)
+            n, text = end_completion(ids, self.policy._decode, stops)
+            kept[tuple(ids[:n])] = text
+        rows = sorted(kept)
+        self.texts = [kept[row] for row in rows]
+        self._enumerate(rows, length)
 
 
 class EnumeratedLogp:
