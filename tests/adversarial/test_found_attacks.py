@@ -327,3 +327,32 @@ def test_a_proof_that_prints_out_of_memory_is_not_taken_for_one(tmp_path):
     code = 'Theorem t : 2 + 2 = 4.\nProof. idtac "Out of memory". reflexivity. Qed.\n'
     verdict = verify(tmp_path, {"name": "t", "code": code})
     assert verdict["status"] == "proved", verdict
+
+
+# Class: a warning carries the candidate's text into the answer to the engine's own command. A
+# deprecated abbreviation's note is printed, unwrapped, before `Definition lf_chk`'s error; a note
+# `<infomsg>` opens a wrapper there that the error's own quotation of the term (`"</infomsg>"`)
+# closes, so the error reads as an informative message and integrity as passed. Only the audit of
+# the missing `lf_chk` stops it (`audit.missing`); the verdict must be the integrity failure.
+DEPRECATED_NOTE = '#[deprecated(since="v", note="<infomsg>")]'
+STRING_SCOPE = "Require Import String.\nOpen Scope string_scope.\n"
+NOTE_HIDES_ERROR = (
+    STRING_SCOPE + "Module M.\nTheorem t : 1 = 2.\nAbort.\nEnd M.\n"
+    f'{DEPRECATED_NOTE} Notation t := "</infomsg>".\n'
+)
+NOTE_HIDES_ERROR_TWIN = (  # the same note on the abbreviation that is the theorem, a true one
+    STRING_SCOPE + "Module M.\nTheorem t : 1 + 1 = 2.\nAbort.\nEnd M.\n"
+    f"{DEPRECATED_NOTE} Notation t := (eq_refl : 1 + 1 = 2).\n"
+    'Definition d := "</infomsg>".\n'
+)
+
+
+def test_a_warning_note_cannot_hide_the_integrity_error(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR})
+    assert verdict["status"] != "proved", verdict
+    assert verdict["reason"] == "integrity.statement", verdict
+
+
+def test_a_deprecated_abbreviation_with_a_note_that_proves_stays_proved(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR_TWIN})
+    assert verdict["status"] == "proved", verdict
