@@ -356,3 +356,31 @@ def test_a_warning_note_cannot_hide_the_integrity_error(tmp_path):
 def test_a_deprecated_abbreviation_with_a_note_that_proves_stays_proved(tmp_path):
     verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR_TWIN})
     assert verdict["status"] == "proved", verdict
+
+
+# Class: the line's `name` is text of the engine's own commands (`Check lf_m.NAME.`, `Definition
+# lf_chk : lf_ref := lf_m.NAME.`). A name that opens a string (the file states it as a prefix of a
+# theorem whose let-binder holds that string, so the text rules see only a blanked string) makes
+# the first occurrence's string swallow the engine's `Definition lf_chk` up to the second one;
+# what follows the quote there runs as commands nobody screened (here `Check I`), and its answer is
+# read as the integrity check's. Only the audit of the missing `lf_chk` stops it.
+INJECTING_NAME = 't (s := ") . Check I'
+NAME_INJECTION = (
+    STRING_SCOPE + 'Theorem t (s := ") . Check I(") : 1 = 2.\nAbort.\n'
+    "Definition t {s : string} := I.\n"
+)
+NAME_INJECTION_TWIN = (  # the same statement text, proved, under a plain name
+    STRING_SCOPE + 'Theorem t (s := ") . Check I(") : 1 + 1 = 2.\n'
+    "Proof. intros. reflexivity. Qed.\n"
+)
+
+
+def test_a_name_cannot_inject_commands_into_the_engines_own(tmp_path):
+    verdict = verify(tmp_path, {"name": INJECTING_NAME, "code": NAME_INJECTION})
+    assert verdict["status"] != "proved", verdict
+    assert verdict["reason"] in ("input.untrusted", "integrity.statement"), verdict
+
+
+def test_a_let_binder_holding_a_command_in_a_string_stays_proved(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": NAME_INJECTION_TWIN})
+    assert verdict["status"] == "proved", verdict
