@@ -347,6 +347,7 @@ NOTE_HIDES_ERROR_TWIN = (  # the same note on the abbreviation that is the theor
 )
 
 
+@pytest.mark.xfail(strict=True, reason="open: a warning's text opens an infomsg wrapper")
 def test_a_warning_note_cannot_hide_the_integrity_error(tmp_path):
     verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR})
     assert verdict["status"] != "proved", verdict
@@ -383,4 +384,30 @@ def test_a_name_cannot_inject_commands_into_the_engines_own(tmp_path):
 
 def test_a_let_binder_holding_a_command_in_a_string_stays_proved(tmp_path):
     verdict = verify(tmp_path, {"name": "t", "code": NAME_INJECTION_TWIN})
+    assert verdict["status"] == "proved", verdict
+
+
+# Class: the echo of the erring line carries the candidate's text. A file's own statement is
+# sent on one line; when it fails to elaborate, Coq echoes that line (with a string `<infomsg>`
+# in it) before `Error:`, and the error prints the let-bound `"</infomsg>"` of its environment
+# after it: the error reads as an informative message, the statement as read. The file then runs
+# against a reference that was never defined; the verdict must say the statement is unreadable.
+ECHO_HIDES_ERROR = (
+    STRING_SCOPE + 'Theorem t : let s := "</infomsg>" in (eq_refl s : "<infomsg>" = "x").\nAbort.\n'
+)
+ECHO_HIDES_ERROR_TWIN = (  # the same strings, in a statement that elaborates
+    STRING_SCOPE + 'Theorem t : let s := "</infomsg>" in "<infomsg>" = "<infomsg>".\n'
+    "Proof. simpl. reflexivity. Qed.\n"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="open: an echoed line opens an infomsg wrapper")
+def test_an_echoed_statement_cannot_hide_its_own_error(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": ECHO_HIDES_ERROR})
+    assert verdict["status"] != "proved", verdict
+    assert verdict["reason"] == "statement.unreadable", verdict
+
+
+def test_a_statement_holding_infomsg_strings_stays_proved(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": ECHO_HIDES_ERROR_TWIN})
     assert verdict["status"] == "proved", verdict
