@@ -347,7 +347,6 @@ NOTE_HIDES_ERROR_TWIN = (  # the same note on the abbreviation that is the theor
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: a warning's text opens an infomsg wrapper")
 def test_a_warning_note_cannot_hide_the_integrity_error(tmp_path):
     verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR})
     assert verdict["status"] != "proved", verdict
