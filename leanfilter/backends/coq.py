@@ -349,18 +349,26 @@ class CoqSession:
         free: list[str] = []
         while True:
             reference = one_line(abstracted(request.statement or "", free))
-            opening = f"Definition lf_ref_{nonce} := {reference}.\nModule lf_m_{nonce}.\n"
+            # the definition's answer echoes the statement, which can hide its error; `Locate`
+            # prints none of the candidate's text: it alone says the reference was made
+            opening = (
+                f"Definition lf_ref_{nonce} := {reference}.\nLocate Term lf_ref_{nonce}.\n"
+                f"Module lf_m_{nonce}.\n"
+            )
             opened = self._roundtrip(opening, deadline)
-            if not proto.has_error(opened):
+            answers = proto.answers(opened)
+            located = proto.located_constant(answers[1]) if len(answers) == 3 else None
+            made = (located or "").endswith(f".lf_ref_{nonce}")
+            if made and not proto.has_error(opened):
                 return free
             self._back_to(before, deadline)
-            error = proto.error_in(opened)
+            error = proto.error_in(opened) or "coqtop's answer hides the error"
             name = unresolved_name(error)
             if (
                 name is None
                 or name in free
                 or len(free) >= MAX_FREE_NAMES
-                or len(proto.prompts(opened)) != 2  # a prompt the statement printed itself
+                or len(answers) != 3  # a prompt the statement printed itself
                 or not self._unresolved_under_header(name, deadline)
             ):
                 raise StatementError(f"the statement does not elaborate under the header: {error}")

@@ -400,7 +400,6 @@ ECHO_HIDES_ERROR_TWIN = (  # the same strings, in a statement that elaborates
 )
 
 
-@pytest.mark.xfail(strict=True, reason="open: an echoed line opens an infomsg wrapper")
 def test_an_echoed_statement_cannot_hide_its_own_error(tmp_path):
     verdict = verify(tmp_path, {"name": "t", "code": ECHO_HIDES_ERROR})
     assert verdict["status"] != "proved", verdict
