@@ -31,7 +31,12 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from leanfilter.backends.coq_imports import is_header_sentence
-from leanfilter.backends.coq_statement import THEOREM_WORDS, own_statement, parse_signature
+from leanfilter.backends.coq_statement import (
+    THEOREM_NAME,
+    THEOREM_WORDS,
+    own_statement,
+    parse_signature,
+)
 from leanfilter.backends.coq_syntax import CoqLexError, Sentence, sentences, strip_comments
 from leanfilter.leandojo import is_leandojo_file, leandojo_records
 from leanfilter.records import BackendName, Candidate, Problem, SamplerInfo, Status, Verdict
@@ -216,6 +221,10 @@ def candidate_from_record(
         kind = backend or (problem.backend if problem else None) or detect_backend(code)
         if kind is None:
             raise ValueError("cannot tell whether `code` is Lean or Coq: pass --backend")
+        if kind is BackendName.COQ and not THEOREM_NAME.fullmatch(name):
+            raise UntrustedInput(
+                f"{name!r} is no Coq name: the engine writes the name into its own commands"
+            )
         header, statement, body = _whole_file(record, code, kind, problem)
         self_stated = statement is None and kind is BackendName.COQ
         if self_stated:

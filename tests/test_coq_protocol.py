@@ -61,6 +61,14 @@ def test_axioms_and_unsafe_fixpoints_are_all_reported() -> None:
     assert any(a.startswith("unsafe:f ") and "guarded" in a for a in found)
 
 
+def test_an_axiom_whose_name_starts_with_a_no_break_space_is_not_skipped() -> None:
+    # Coq takes U+00A0 as a letter and prints the name at column 0; Python calls it a space
+    answer = last_answer(
+        "Axiom \u00a0ax : False.\nDefinition d := \u00a0ax.\nPrint Assumptions d.\n"
+    )
+    assert proto.assumptions(answer) != []
+
+
 def test_output_that_is_no_assumption_list_reads_as_none() -> None:
     assert proto.assumptions(coqtop_output("Check nat.\n")) is None
 

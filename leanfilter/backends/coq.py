@@ -6,7 +6,8 @@ One check, in one process whose header is already loaded:
    the candidate can print), then a sentinel (`Check` of an unguessable name, whose error marks the
    end of the answer: coqtop has no other end-of-answer signal);
 3. if no error and no proof is open: `End lf_m_N.`, `Check lf_m_N.<name>.` (it exists) and
-   `Definition lf_chk_N : lf_ref_N := lf_m_N.<name>.` (its type is the trusted statement);
+   `Definition lf_chk_N : lf_ref_N := lf_m_N.<name>.` (its type is the trusted statement), and
+   `Locate Term lf_chk_N.`, whose answer holds none of the candidate's text (the definition's may);
 4. `Print Assumptions` on lf_chk_N, then `BackTo` the state before step 1.
 
 Steps 3 and 4 are our own commands, sent after the candidate's answer was read, so nothing in the
@@ -348,18 +349,26 @@ class CoqSession:
         free: list[str] = []
         while True:
             reference = one_line(abstracted(request.statement or "", free))
-            opening = f"Definition lf_ref_{nonce} := {reference}.\nModule lf_m_{nonce}.\n"
+            # the definition's answer echoes the statement, which can hide its error; `Locate`
+            # prints none of the candidate's text: it alone says the reference was made
+            opening = (
+                f"Definition lf_ref_{nonce} := {reference}.\nLocate Term lf_ref_{nonce}.\n"
+                f"Module lf_m_{nonce}.\n"
+            )
             opened = self._roundtrip(opening, deadline)
-            if not proto.has_error(opened):
+            answers = proto.answers(opened)
+            located = proto.located_constant(answers[1]) if len(answers) == 3 else None
+            made = (located or "").endswith(f".lf_ref_{nonce}")
+            if made and not proto.has_error(opened):
                 return free
             self._back_to(before, deadline)
-            error = proto.error_in(opened)
+            error = proto.error_in(opened) or "coqtop's answer hides the error"
             name = unresolved_name(error)
             if (
                 name is None
                 or name in free
                 or len(free) >= MAX_FREE_NAMES
-                or len(proto.prompts(opened)) != 2  # a prompt the statement printed itself
+                or len(answers) != 3  # a prompt the statement printed itself
                 or not self._unresolved_under_header(name, deadline)
             ):
                 raise StatementError(f"the statement does not elaborate under the header: {error}")
@@ -385,6 +394,9 @@ class CoqSession:
         else:  # no trusted statement: the constant must be a proof of some proposition
             proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ (@{target})"
             commands.append(f"Definition lf_chk_{nonce} := {proof_of_a_prop}.")
+        # the definition's answer holds the candidate's text (a warning's note, the term in its
+        # error), which can hide its error; `Locate` prints none: it alone says it was made
+        commands.append(f"Locate Term lf_chk_{nonce}.")
         answers = proto.answers(self._roundtrip("\n".join(commands) + "\n", deadline))
         if len(answers) != len(commands):  # `Check` printed a prompt inside the constant's type
             unreadable = Message(  # not an error of the prover's: the verdict is integrity's
@@ -401,13 +413,15 @@ class CoqSession:
             )
         end_messages = [m for m in proto.messages(answers[0]) if m.severity is not Severity.INFO]
         declared = not proto.has_error(answers[0]) and not proto.has_error(answers[1])
-        if request.statement is None and declared and proto.has_error(answers[2]):
+        located = proto.located_constant(answers[3]) or ""
+        checked = not proto.has_error(answers[2]) and located.endswith(f".lf_chk_{nonce}")
+        if request.statement is None and declared and not checked:
             declared = False
             not_a_theorem = f"`{request.theorem}` is no theorem: its type is not a proposition"
             end_messages.append(Message(severity=Severity.ERROR, text=not_a_theorem))
         integrity = None
         if request.statement is not None:
-            integrity = declared and not proto.has_error(answers[2])
+            integrity = declared and checked
         return result.model_copy(
             update={
                 "messages": result.messages + end_messages,

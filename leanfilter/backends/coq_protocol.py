@@ -133,7 +133,7 @@ def assumptions(text: str) -> list[str] | None:
         return None
     names: list[str] = []
     for line in lines[1:]:
-        if line in _SECTIONS or not line or line[0].isspace() or line.startswith(":"):
+        if line in _SECTIONS or not line or line[0] == " " or line.startswith(":"):
             continue
         unsafe = _UNSAFE.fullmatch(line)
         entry = _ENTRY.fullmatch(line)

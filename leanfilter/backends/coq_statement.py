@@ -82,6 +82,10 @@ def _top_level_colon(text: str) -> int | None:
     return None
 
 
+# A theorem's name as the engine writes it into its own commands (`Check lf_m.NAME.`): anything
+# else (a space, a quote, a parenthesis) would be text of those commands that nobody screened.
+THEOREM_NAME = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)*")
+
 MAX_FREE_NAMES = 16
 # Coq's whole message when a name does not resolve; matched whole, so a message that only quotes
 # such text (a term holding a string) names nothing.

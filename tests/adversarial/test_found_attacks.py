@@ -327,3 +327,85 @@ def test_a_proof_that_prints_out_of_memory_is_not_taken_for_one(tmp_path):
     code = 'Theorem t : 2 + 2 = 4.\nProof. idtac "Out of memory". reflexivity. Qed.\n'
     verdict = verify(tmp_path, {"name": "t", "code": code})
     assert verdict["status"] == "proved", verdict
+
+
+# Class: a warning carries the candidate's text into the answer to the engine's own command. A
+# deprecated abbreviation's note is printed, unwrapped, before `Definition lf_chk`'s error; a note
+# `<infomsg>` opens a wrapper there that the error's own quotation of the term (`"</infomsg>"`)
+# closes, so the error reads as an informative message and integrity as passed. Only the audit of
+# the missing `lf_chk` stops it (`audit.missing`); the verdict must be the integrity failure.
+DEPRECATED_NOTE = '#[deprecated(since="v", note="<infomsg>")]'
+STRING_SCOPE = "Require Import String.\nOpen Scope string_scope.\n"
+NOTE_HIDES_ERROR = (
+    STRING_SCOPE + "Module M.\nTheorem t : 1 = 2.\nAbort.\nEnd M.\n"
+    f'{DEPRECATED_NOTE} Notation t := "</infomsg>".\n'
+)
+NOTE_HIDES_ERROR_TWIN = (  # the same note on the abbreviation that is the theorem, a true one
+    STRING_SCOPE + "Module M.\nTheorem t : 1 + 1 = 2.\nAbort.\nEnd M.\n"
+    f"{DEPRECATED_NOTE} Notation t := (eq_refl : 1 + 1 = 2).\n"
+    'Definition d := "</infomsg>".\n'
+)
+
+
+def test_a_warning_note_cannot_hide_the_integrity_error(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR})
+    assert verdict["status"] != "proved", verdict
+    assert verdict["reason"] == "integrity.statement", verdict
+
+
+def test_a_deprecated_abbreviation_with_a_note_that_proves_stays_proved(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR_TWIN})
+    assert verdict["status"] == "proved", verdict
+
+
+# Class: the line's `name` is text of the engine's own commands (`Check lf_m.NAME.`, `Definition
+# lf_chk : lf_ref := lf_m.NAME.`). A name that opens a string (the file states it as a prefix of a
+# theorem whose let-binder holds that string, so the text rules see only a blanked string) makes
+# the first occurrence's string swallow the engine's `Definition lf_chk` up to the second one;
+# what follows the quote there runs as commands nobody screened (here `Check I`), and its answer is
+# read as the integrity check's. Only the audit of the missing `lf_chk` stops it.
+INJECTING_NAME = 't (s := ") . Check I'
+NAME_INJECTION = (
+    STRING_SCOPE + 'Theorem t (s := ") . Check I(") : 1 = 2.\nAbort.\n'
+    "Definition t {s : string} := I.\n"
+)
+NAME_INJECTION_TWIN = (  # the same statement text, proved, under a plain name
+    STRING_SCOPE + 'Theorem t (s := ") . Check I(") : 1 + 1 = 2.\n'
+    "Proof. intros. reflexivity. Qed.\n"
+)
+
+
+def test_a_name_cannot_inject_commands_into_the_engines_own(tmp_path):
+    verdict = verify(tmp_path, {"name": INJECTING_NAME, "code": NAME_INJECTION})
+    assert verdict["status"] != "proved", verdict
+    assert verdict["reason"] in ("input.untrusted", "integrity.statement"), verdict
+
+
+def test_a_let_binder_holding_a_command_in_a_string_stays_proved(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": NAME_INJECTION_TWIN})
+    assert verdict["status"] == "proved", verdict
+
+
+# Class: the echo of the erring line carries the candidate's text. A file's own statement is
+# sent on one line; when it fails to elaborate, Coq echoes that line (with a string `<infomsg>`
+# in it) before `Error:`, and the error prints the let-bound `"</infomsg>"` of its environment
+# after it: the error reads as an informative message, the statement as read. The file then runs
+# against a reference that was never defined; the verdict must say the statement is unreadable.
+ECHO_HIDES_ERROR = (
+    STRING_SCOPE + 'Theorem t : let s := "</infomsg>" in (eq_refl s : "<infomsg>" = "x").\nAbort.\n'
+)
+ECHO_HIDES_ERROR_TWIN = (  # the same strings, in a statement that elaborates
+    STRING_SCOPE + 'Theorem t : let s := "</infomsg>" in "<infomsg>" = "<infomsg>".\n'
+    "Proof. simpl. reflexivity. Qed.\n"
+)
+
+
+def test_an_echoed_statement_cannot_hide_its_own_error(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": ECHO_HIDES_ERROR})
+    assert verdict["status"] != "proved", verdict
+    assert verdict["reason"] == "statement.unreadable", verdict
+
+
+def test_a_statement_holding_infomsg_strings_stays_proved(tmp_path):
+    verdict = verify(tmp_path, {"name": "t", "code": ECHO_HIDES_ERROR_TWIN})
+    assert verdict["status"] == "proved", verdict
