@@ -347,17 +347,6 @@ NOTE_HIDES_ERROR_TWIN = (  # the same note on the abbreviation that is the theor
 )
 
 
-def test_a_warning_note_cannot_hide_the_integrity_error(tmp_path):
-    verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR})
-    assert verdict["status"] != "proved", verdict
-    assert verdict["reason"] == "integrity.statement", verdict
-
-
-def test_a_deprecated_abbreviation_with_a_note_that_proves_stays_proved(tmp_path):
-    verdict = verify(tmp_path, {"name": "t", "code": NOTE_HIDES_ERROR_TWIN})
-    assert verdict["status"] == "proved", verdict
-
-
 # Class: the line's `name` is text of the engine's own commands (`Check lf_m.NAME.`, `Definition
 # lf_chk : lf_ref := lf_m.NAME.`). A name that opens a string (the file states it as a prefix of a
 # theorem whose let-binder holds that string, so the text rules see only a blanked string) makes
@@ -375,17 +364,6 @@ NAME_INJECTION_TWIN = (  # the same statement text, proved, under a plain name
 )
 
 
-def test_a_name_cannot_inject_commands_into_the_engines_own(tmp_path):
-    verdict = verify(tmp_path, {"name": INJECTING_NAME, "code": NAME_INJECTION})
-    assert verdict["status"] != "proved", verdict
-    assert verdict["reason"] in ("input.untrusted", "integrity.statement"), verdict
-
-
-def test_a_let_binder_holding_a_command_in_a_string_stays_proved(tmp_path):
-    verdict = verify(tmp_path, {"name": "t", "code": NAME_INJECTION_TWIN})
-    assert verdict["status"] == "proved", verdict
-
-
 # Class: the echo of the erring line carries the candidate's text. A file's own statement is
 # sent on one line; when it fails to elaborate, Coq echoes that line (with a string `<infomsg>`
 # in it) before `Error:`, and the error prints the let-bound `"</infomsg>"` of its environment
@@ -400,12 +378,29 @@ ECHO_HIDES_ERROR_TWIN = (  # the same strings, in a statement that elaborates
 )
 
 
-def test_an_echoed_statement_cannot_hide_its_own_error(tmp_path):
-    verdict = verify(tmp_path, {"name": "t", "code": ECHO_HIDES_ERROR})
+# Misread answers: each attack must get exactly the verdict that names what it did wrong, and its
+# twin of the same shape stays proved.
+MISREAD = {
+    "warning-note": ("t", NOTE_HIDES_ERROR, {"integrity.statement"}),
+    "name-injection": (INJECTING_NAME, NAME_INJECTION, {"input.untrusted", "integrity.statement"}),
+    "echoed-statement": ("t", ECHO_HIDES_ERROR, {"statement.unreadable"}),
+}
+MISREAD_TWINS = {
+    "warning-note": NOTE_HIDES_ERROR_TWIN,
+    "name-injection": NAME_INJECTION_TWIN,
+    "echoed-statement": ECHO_HIDES_ERROR_TWIN,
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISREAD))
+def test_a_misread_answer_gets_the_verdict_for_what_it_hides(tmp_path, case):
+    name, code, reasons = MISREAD[case]
+    verdict = verify(tmp_path, {"name": name, "code": code})
     assert verdict["status"] != "proved", verdict
-    assert verdict["reason"] == "statement.unreadable", verdict
+    assert verdict["reason"] in reasons, verdict
 
 
-def test_a_statement_holding_infomsg_strings_stays_proved(tmp_path):
-    verdict = verify(tmp_path, {"name": "t", "code": ECHO_HIDES_ERROR_TWIN})
+@pytest.mark.parametrize("case", sorted(MISREAD_TWINS))
+def test_the_twin_of_a_misread_answer_stays_proved(tmp_path, case):
+    verdict = verify(tmp_path, {"name": "t", "code": MISREAD_TWINS[case]})
     assert verdict["status"] == "proved", verdict
