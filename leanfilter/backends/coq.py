@@ -356,8 +356,8 @@ class CoqSession:
                 f"Module lf_m_{nonce}.\n"
             )
             opened = self._roundtrip(opening, deadline)
-            answers = proto.answers(opened)
-            located = proto.located_constant(answers[1]) if len(answers) == 3 else None
+            answers = proto.exact_answers(opened, 3)  # None: a prompt the statement printed
+            located = proto.located_constant(answers[1]) if answers else None
             made = (located or "").endswith(f".lf_ref_{nonce}")
             if made and not proto.has_error(opened):
                 return free
@@ -368,7 +368,7 @@ class CoqSession:
                 name is None
                 or name in free
                 or len(free) >= MAX_FREE_NAMES
-                or len(answers) != 3  # a prompt the statement printed itself
+                or answers is None
                 or not self._unresolved_under_header(name, deadline)
             ):
                 raise StatementError(f"the statement does not elaborate under the header: {error}")
@@ -379,7 +379,10 @@ class CoqSession:
         printed while the statement elaborated, so a tactic in it may have forged the error;
         this query runs none of the candidate's text, so its answer is Coq's own."""
         answer = self._roundtrip(f"Check {name}.\n", deadline)
-        return len(proto.prompts(answer)) == 1 and unresolved_name(proto.error_in(answer)) == name
+        return (
+            proto.exact_answers(answer, 1) is not None
+            and unresolved_name(proto.error_in(answer)) == name
+        )
 
     def _confirm(
         self, request: CheckRequest, nonce: str, result: RawResult, deadline: float, free: list[str]
@@ -397,12 +400,14 @@ class CoqSession:
         # the definition's answer holds the candidate's text (a warning's note, the term in its
         # error), which can hide its error; `Locate` prints none: it alone says it was made
         commands.append(f"Locate Term lf_chk_{nonce}.")
-        answers = proto.answers(self._roundtrip("\n".join(commands) + "\n", deadline))
-        if len(answers) != len(commands):  # `Check` printed a prompt inside the constant's type
+        answers = proto.exact_answers(
+            self._roundtrip("\n".join(commands) + "\n", deadline), len(commands)
+        )
+        if answers is None:  # `Check` printed a prompt inside the constant's type
             unreadable = Message(  # not an error of the prover's: the verdict is integrity's
                 severity=Severity.INFO,
-                text=f"coqtop printed {len(answers)} answers to the engine's {len(commands)} "
-                "commands: which answer is whose cannot be told",
+                text=f"coqtop's prompts do not match the engine's {len(commands)} commands one"
+                " to one: which answer is whose cannot be told",
             )
             return result.model_copy(
                 update={

@@ -42,6 +42,13 @@ def answers(text: str) -> list[str]:
     return parts[:-1] if len(parts) > 1 else parts
 
 
+def exact_answers(text: str, count: int) -> list[str] | None:
+    """The answers to `count` sentences, or None when coqtop printed another number of prompts:
+    one printed inside an answer (a string in a type, a tactic's message) leaves no answer
+    attributable to its sentence."""
+    return answers(text) if len(prompts(text)) == count else None
+
+
 def messages(text: str, body: str | None = None) -> list[Message]:
     """Errors, warnings and informative messages in coqtop output, in order.
 
