@@ -130,3 +130,30 @@ def test_output_full_of_unclosed_tags_parses_in_linear_time(tag: str) -> None:
     plain = "Error: " + "x" * size + "\n<prompt>Coq < 2 || 0 < </prompt>"
     baseline = min(_parse_seconds(plain) for _ in range(3))
     assert _parse_seconds(flood) < 50 * baseline + 0.05
+
+
+ABOUT_MODULE = (
+    "Module M.\nDefinition pick {A : Type} [B : Type] (x : A) (y : B) := x.\n"
+    'Notation "x === y" := (x <> y) (at level 70).\n'
+    "Definition h (n : nat) : n === S n := n_Sn n.\nInductive color := red | blue.\n"
+    "Polymorphic Definition pid@{u} (A : Type@{u}) (a : A) := a.\nEnd M.\nSet Printing All.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("M.pick", "forall {A : Type} [B : Type] (_ : A) (_ : B), A"),
+        ("M.h", "forall n : nat, not (@eq nat n (S n))"),  # no notation of the file
+        ("M.blue", "M.color"),
+        ("M.color", "Set"),
+        ("M.pid", None),  # universe-polymorphic: `M.pid@{u} : …` is no type to copy
+        ("M.nope", None),
+    ],
+)
+def test_about_gives_a_type_to_read_again_or_none(name: str, expected: str | None) -> None:
+    assert proto.about_type(last_answer(f"{ABOUT_MODULE}About {name}.\n"), name) == expected
+
+
+def test_about_of_another_name_is_no_answer_for_this_one() -> None:
+    assert proto.about_type(last_answer(f"{ABOUT_MODULE}About M.red.\n"), "M.blue") is None

@@ -6,7 +6,7 @@ One check, in one process whose header is already loaded:
    the candidate can print), then a sentinel (`Check` of an unguessable name, whose error marks the
    end of the answer: coqtop has no other end-of-answer signal);
 3. if no error and no proof is open: `End lf_m_N.`, `Check lf_m_N.<name>.` (it exists) and
-   `Definition lf_chk_N : lf_ref_N := lf_m_N.<name>.` (its type is the trusted statement), and
+   `Definition lf_chk_N : lf_ref_N := @lf_m_N.<name>.` (its type is the trusted statement), and
    `Locate Term lf_chk_N.`, whose answer holds none of the candidate's text (the definition's may);
 4. `Print Assumptions` on lf_chk_N, then `BackTo` the state before step 1.
 
@@ -48,8 +48,12 @@ from leanfilter.backends.base import (
 from leanfilter.backends.coq_replay import CoqReplayer, ReplaySettings
 from leanfilter.backends.coq_statement import (
     MAX_FREE_NAMES,
+    Binder,
     abstracted,
+    inferred,
+    module_names,
     parse_signature,
+    typed,
     unresolved_name,
 )
 from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
@@ -181,6 +185,10 @@ def _coq_version(coqtop: str) -> str:
     return f"coq-{m.group(1)}" + (f"+ocaml-{m.group(2)}" if m.group(2) else "")
 
 
+def _unreadable(error: str | None) -> StatementError:
+    return StatementError(f"the statement does not elaborate under the header: {error}")
+
+
 def _split_after(text: str, count: int) -> tuple[str, str]:
     """coqtop's output split after its `count`-th prompt: the answers to our own first `count`
     sentences, which come before anything the candidate's text can print, and the rest."""
@@ -281,15 +289,15 @@ class CoqSession:
             return RawResult(messages=[Message(severity=Severity.ERROR, text=f"lexer: {e}")])
         nonce = secrets.token_hex(6)
         before = self._state
-        free: list[str] = []
+        binders: list[Binder] = []
         opening = f"Module lf_m_{nonce}.\n"
-        if request.own_statement:  # may need several tries: its own round trips
-            free = self._open_statement(request, nonce, before, deadline)
-            opening = ""
-        elif request.statement is not None:
+        if request.statement is not None and not request.own_statement:
             opening = f"Definition lf_ref_{nonce} := {one_line(request.statement)}.\n" + opening
         body = one_line(request.body)
         try:  # our opening and the candidate in one round trip: the opening answers first
+            if request.own_statement:  # its own round trips, one of which may run the file
+                binders = self._open_statement(request, nonce, before, deadline)
+                opening = ""
             both = self._roundtrip(opening + body, deadline)
         except ProverOutputTooLarge as e:  # the candidate's answer, not the engine's fault
             self._restart()
@@ -324,7 +332,7 @@ class CoqSession:
         if not closed or self._open:
             self._back_to(before, deadline)
             return self._finish(result, started)
-        result = self._confirm(request, nonce, result, deadline, free)
+        result = self._confirm(request, nonce, result, deadline, binders)
         term = f"lf_chk_{nonce}" if request.statement is not None else self._target(request, nonce)
         if (
             not result.declared
@@ -342,37 +350,112 @@ class CoqSession:
 
     def _open_statement(
         self, request: CheckRequest, nonce: str, before: int, deadline: float
-    ) -> list[str]:
-        """Elaborate a file's own statement, then open the candidate's module. Returns the names
-        the statement leaves unresolved under the header, which it is abstracted over
-        (`coq_statement.abstracted`)."""
+    ) -> list[Binder]:
+        """Elaborate a file's own statement, then open the candidate's module. Returns the
+        binders it is abstracted over: the names it leaves unresolved under the header, typed
+        by the file's own constants where it can be read so, else by the statement alone
+        (`coq_statement`)."""
+        module = f"lf_m_{nonce}"
         free: list[str] = []
         while True:
-            reference = one_line(abstracted(request.statement or "", free))
-            # the definition's answer echoes the statement, which can hide its error; `Locate`
-            # prints none of the candidate's text: it alone says the reference was made
-            opening = (
-                f"Definition lf_ref_{nonce} := {reference}.\nLocate Term lf_ref_{nonce}.\n"
-                f"Module lf_m_{nonce}.\n"
-            )
-            opened = self._roundtrip(opening, deadline)
-            answers = proto.exact_answers(opened, 3)  # None: a prompt the statement printed
-            located = proto.located_constant(answers[1]) if answers else None
-            made = (located or "").endswith(f".lf_ref_{nonce}")
-            if made and not proto.has_error(opened):
-                return free
+            error = self._reference(request, nonce, inferred(free, module), before, deadline)
+            if not self._another_name(error, free, deadline):
+                break
+        if not free:
+            if error is not None:
+                raise _unreadable(error)
+            return []
+        if error is None:  # read, but maybe with a type the file does not give the name
             self._back_to(before, deadline)
-            error = proto.error_in(opened) or "coqtop's answer hides the error"
-            name = unresolved_name(error)
-            if (
-                name is None
-                or name in free
-                or len(free) >= MAX_FREE_NAMES
-                or answers is None
-                or not self._unresolved_under_header(name, deadline)
-            ):
-                raise StatementError(f"the statement does not elaborate under the header: {error}")
-            free.append(name)
+        typed_error = None
+        while types := self._file_types(request, nonce, before, free, deadline):
+            binders = typed(free, types, module, f"lf_t_{nonce}_")
+            if binders is None:
+                break
+            typed_error = self._reference(request, nonce, binders, before, deadline)
+            if typed_error is None:
+                return binders
+            if not self._another_name(typed_error, free, deadline):
+                break
+        error = self._reference(request, nonce, inferred(free, module), before, deadline)
+        if error is not None:  # the file's reading says more than the statement's guess
+            raise _unreadable(typed_error or error)
+        return inferred(free, module)
+
+    def _another_name(self, error: str | None, free: list[str], deadline: float) -> bool:
+        """Whether `error` names one more of the file's names, which joins `free`. Coq names it,
+        but the error was printed while the statement elaborated, where a tactic in it may have
+        forged it: only a query of our own says it is no name of the header's."""
+        name = unresolved_name(error)
+        if name is None or name in free or len(free) >= MAX_FREE_NAMES:
+            return False
+        if not self._unresolved_under_header(name, deadline):
+            raise _unreadable(error)
+        free.append(name)
+        return True
+
+    def _reference(
+        self,
+        request: CheckRequest,
+        nonce: str,
+        binders: list[Binder],
+        before: int,
+        deadline: float,
+    ) -> str | None:
+        """Define the statement over `binders` and open the candidate's module: None when both
+        were made, else Coq's error, with the state back at `before`."""
+        reference = one_line(abstracted(request.statement or "", binders))
+        # the definition's answer echoes the statement, which can hide its error; `Locate`
+        # prints none of the candidate's text: it alone says the reference was made
+        opening = (
+            f"Definition lf_ref_{nonce} := {reference}.\nLocate Term lf_ref_{nonce}.\n"
+            f"Module lf_m_{nonce}.\n"
+        )
+        opened = self._roundtrip(opening, deadline)
+        answers = proto.exact_answers(opened, 3)  # None: a prompt the statement printed
+        located = proto.located_constant(answers[1]) if answers else None
+        if (located or "").endswith(f".lf_ref_{nonce}") and not proto.has_error(opened):
+            return None
+        self._back_to(before, deadline)
+        if answers is None:  # no error of it names anything
+            return "coqtop's prompts do not match the engine's commands one to one"
+        return proto.error_in(opened) or "coqtop's answer hides the error"
+
+    def _file_types(
+        self, request: CheckRequest, nonce: str, before: int, free: list[str], deadline: float
+    ) -> dict[str, str] | None:
+        """The types of the file's constants that `free` names, and of those their types name,
+        as Coq prints them after running the file once (no notation, implicit arguments marked);
+        None when the file does not run cleanly or a name is no constant of its own. The state
+        is back at `before` afterwards: the types are only text, read again under the header."""
+        module = f"lf_m_{nonce}"
+        ran = self._roundtrip(
+            f"Module {module}.\n{one_line(request.body)}\nEnd {module}.\nSet Printing All.\n",
+            deadline,
+        )
+        clean = proto.exact_answers(ran, len(sentences(request.body)) + 3) is not None
+        types = None
+        if clean and not proto.has_error(ran) and not self._open:
+            types = self._printed_types(module, free, deadline)
+        self._back_to(before, deadline)
+        return types
+
+    def _printed_types(
+        self, module: str, free: list[str], deadline: float
+    ) -> dict[str, str] | None:
+        types: dict[str, str] = {}
+        todo = list(free)
+        while todo and len(types) < MAX_FREE_NAMES:
+            name = todo.pop(0)
+            answer = self._roundtrip(f"About {module}.{name}.\n", deadline)
+            answers = proto.exact_answers(answer, 1)
+            found = proto.about_type(answers[0], f"{module}.{name}") if answers else None
+            uses = module_names(found or "", module)
+            if found is None or uses is None:
+                return None
+            types[name] = found
+            todo += [u for u in uses if u not in types and u not in todo]
+        return None if todo else types
 
     def _unresolved_under_header(self, name: str, deadline: float) -> bool:
         """Whether `name` really names nothing under the header. The error that named it was
@@ -385,15 +468,20 @@ class CoqSession:
         )
 
     def _confirm(
-        self, request: CheckRequest, nonce: str, result: RawResult, deadline: float, free: list[str]
+        self,
+        request: CheckRequest,
+        nonce: str,
+        result: RawResult,
+        deadline: float,
+        binders: list[Binder],
     ) -> RawResult:
         """Close the candidate's module; then ask, ourselves, whether the theorem exists and has
         the trusted type."""
         target = self._target(request, nonce)
         commands = [f"End lf_m_{nonce}.", f"Check {target}."]
         if request.statement is not None:
-            applied = "".join(f" lf_m_{nonce}.{name}" for name in free)
-            commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce}{applied} := {target}.")
+            applied = "".join(f" ({b.argument})" for b in binders)
+            commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce}{applied} := @{target}.")
         else:  # no trusted statement: the constant must be a proof of some proposition
             proof_of_a_prop = f"(fun (P : Prop) (_ : P) => I) _ (@{target})"
             commands.append(f"Definition lf_chk_{nonce} := {proof_of_a_prop}.")

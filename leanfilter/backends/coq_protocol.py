@@ -170,3 +170,21 @@ def located_constant(answer: str) -> str | None:
     """The full path in a `Locate Term` answer: its first line names what the name resolves to."""
     m = re.search(r"^Constant (\S+)", split_infomsgs(answer)[1], re.M)
     return m.group(1) if m else None
+
+
+_EXPANDS = re.compile(r"Expands to: (?:Constant|Constructor|Inductive) (\S+)")
+
+
+def about_type(answer: str, name: str) -> str | None:
+    """The type in an `About name` answer, on one line, or None when the answer is not about the
+    global `name` (a universe-polymorphic one prints `name@{u}`, which reads as no type here).
+    The type holds the candidate's identifiers, never a blank line; with `Set Printing All` it
+    holds no notation either, so no string or number can shape it."""
+    head, _, rest = answer.strip("\n").partition("\n\n")
+    lines = rest.split("\n")
+    expands = _EXPANDS.fullmatch(lines[-1])
+    if not head.startswith(f"{name} :") or expands is None:
+        return None
+    if not expands.group(1).endswith(f".{name}"):
+        return None
+    return " ".join(head[len(name) + 2 :].split())

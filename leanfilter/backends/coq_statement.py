@@ -15,6 +15,14 @@ header; after the file ran, the statement is applied to the file's constants of 
 (`lf_m.two`), and Coq checks the theorem against that. The file's definitions give the names
 their values, never the statement its reading: no notation, scope, coercion, instance or
 `Arguments` of the file is visible where the statement is elaborated.
+
+When the statement alone does not fix a binder's type (`pick 1 2 = pick true false`), the file
+is run once first and each name's type is taken from Coq (`About`, printed without notations,
+implicit arguments marked); a constant that such a type names gets a binder of its own under a
+fresh name the statement cannot mention. The types are text read under the header like the
+statement: after the file ran again, applying the statement to the file's constants makes Coq
+check that each constant has the type read, so a type printed or read wrongly can only make the
+check fail.
 """
 
 from __future__ import annotations
@@ -100,12 +108,64 @@ def unresolved_name(error: str | None) -> str | None:
     return found.group(1) if found else None
 
 
-def abstracted(statement: str, free: list[str]) -> str:
-    """The statement as a function of the names it leaves unresolved: each is a binder whose
-    type Coq infers from the statement itself, read under the header alone."""
-    if not free:
+class Binder(BaseModel):
+    """A constant of the file's that the statement is abstracted over."""
+
+    name: str  # the statement's own name for it; a fresh one for a constant only a type names
+    type: str = "_"  # `_`: inferred from the statement; else the constant's type, as Coq printed it
+    argument: str  # what the statement is applied to once the file ran
+
+
+def abstracted(statement: str, binders: list[Binder]) -> str:
+    """The statement as a function of the file's names it uses, read under the header alone."""
+    if not binders:
         return statement
-    return "fun " + " ".join(f"({name} : _)" for name in free) + f" => {statement}"
+    return "fun " + " ".join(f"({b.name} : {b.type})" for b in binders) + f" => {statement}"
+
+
+def inferred(free: list[str], module: str) -> list[Binder]:
+    """Binders whose types Coq infers from the statement; the constants are applied as Coq
+    applies a constant, their own implicit arguments inserted."""
+    return [Binder(name=name, argument=f"{module}.{name}") for name in free]
+
+
+def module_names(type_text: str, module: str) -> list[str] | None:
+    """The constants of `module` a printed type names; None when one is inside a submodule,
+    which no binder can stand for."""
+    found = re.findall(rf"(?<![\w'.]){re.escape(module)}\.([^\W\d][\w']*)(\.?)", type_text)
+    if any(dot for _, dot in found):
+        return None
+    return list(dict.fromkeys(name for name, _ in found))
+
+
+def typed(free: list[str], types: dict[str, str], module: str, fresh: str) -> list[Binder] | None:
+    """Binders typed by the file's own constants: `types` maps each of `module`'s names the
+    statement or a type uses to its printed type. Ordered so that a type names only binders
+    before it; a name the statement does not use is bound as `fresh` and a number, so the file
+    cannot give a name of the header (`False`, `nat`) a meaning in the statement. None when the
+    types name each other in a cycle or a submodule's constant."""
+    names = {n: n if n in free else f"{fresh}{i}" for i, n in enumerate(types)}
+    needs: dict[str, list[str]] = {}
+    for name, text in types.items():
+        uses = module_names(text, module)
+        if uses is None or not set(uses) <= set(types):
+            return None
+        needs[name] = [u for u in uses if u != name]
+    order: list[str] = []
+    while len(order) < len(types):
+        ready = [n for n in types if n not in order and set(needs[n]) <= set(order)]
+        if not ready:
+            return None
+        order += ready
+    qualified = re.compile(rf"(?<![\w'.]){re.escape(module)}\.([^\W\d][\w']*)")
+    return [
+        Binder(
+            name=names[n],
+            type=qualified.sub(lambda m: names[m.group(1)], types[n]),
+            argument=f"@{module}.{n}",
+        )
+        for n in order
+    ]
 
 
 def own_statement(code: str, name: str) -> str | None:

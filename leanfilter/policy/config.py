@@ -19,7 +19,7 @@ from leanfilter.backends.coq_imports import required_libraries
 from leanfilter.policy.basic import COQ_CLASSICAL_REALS_AXIOMS, LEAN_AXIOMS
 from leanfilter.policy.findings import CoqRule, LeanRule
 
-RULES_VERSION = "3"  # what a verdict means changed: verdicts made under "1" or "2" are not served
+RULES_VERSION = "4"  # verdicts changed: those made under an earlier version are not served
 REALS_HEADER = r"(^|\.)Reals(\.|$)"
 
 

@@ -37,6 +37,8 @@ FAKE_PLUS = (
     "Declare Scope fake_scope.\nDelimit Scope fake_scope with fake.\n"
     'Notation "x + y" := (x * y) : fake_scope.\n'
 )
+TWO_TYPES = "Definition pick {A : Type} (x y : A) := x.\n"
+
 # Whole files without a problem: each changes what its own statement text means, by one of the
 # ways Coq lets a file do so. The statement is elaborated before the file runs, so none of them
 # reaches it: (file, what stops it).
@@ -154,6 +156,25 @@ NO_STATEMENT = {
         "Theorem t : nat.\nProof. exact 0. Defined.\n",
         "statement.unreadable",
     ),
+    # `pick` at two types: the statement alone types no binder, so the file's types are read
+    # after a first run. A type naming the file's own `False` must not bind the statement's.
+    "type-of-an-own-name-names-a-shadowing-false": (
+        TWO_TYPES + "Inductive False := I'.\nDefinition g (x : False) := x.\n"
+        "Theorem t : pick 1 2 = 1 /\\ (g I' = g I' -> False).\n"
+        "Proof. split; [reflexivity | intros; exact I']. Qed.\n",
+        "integrity.statement",
+    ),
+    "eq-redefined-beside-an-own-name-at-two-types": (
+        TWO_TYPES + 'Notation "x = y" := (x <> y) : type_scope.\n'
+        "Theorem t : pick true false = true -> 1 = 2.\nProof. intros _. discriminate. Qed.\n",
+        "integrity.statement",
+    ),
+    "own-name-typed-by-the-file-in-a-section": (
+        TWO_TYPES + "Section S.\nVariable n : nat.\nHypothesis h : n = 1.\n"
+        "Theorem t : pick n 2 = 1 /\\ pick true false = true.\n"
+        "Proof. split; [exact h | reflexivity]. Qed.\nEnd S.\n",
+        "statement.unreadable",
+    ),
 }
 # Honest files of the same shapes: a file's own notations, shadowing names and sections are
 # fine where its statement, read before the file, is what its theorem proves.
@@ -191,6 +212,23 @@ NO_STATEMENT_TWINS = {
     "own-name-beside-implicit-arguments-of-eq": (
         "Arguments eq_refl {A} {x}.\nDefinition two := 2.\n"
         "Theorem t : two = 2.\nProof. exact eq_refl. Qed.\n"
+    ),
+    "own-name-at-two-types": (
+        TWO_TYPES + "Theorem t : pick 1 2 = 1 /\\ pick true false = true.\n"
+        "Proof. split; reflexivity. Qed.\n"
+    ),
+    "own-name-whose-type-names-another": (  # `red : color`, bound under a fresh name
+        TWO_TYPES + "Inductive color := red | blue.\n"
+        "Theorem t : pick red blue = red /\\ pick 1 2 = 1.\nProof. split; reflexivity. Qed.\n"
+    ),
+    "own-name-typed-under-a-notation-of-the-file": (  # types are printed without notations
+        TWO_TYPES + 'Notation "x === y" := (x <> y) (at level 70).\n'
+        "Definition h (n : nat) : n === S n := n_Sn n.\n"
+        "Theorem t : pick (h 0) (h 0) = h 0 /\\ pick 1 2 = 1.\nProof. split; reflexivity. Qed.\n"
+    ),
+    "own-shadowing-false-in-a-type-only": (
+        TWO_TYPES + "Inductive False := I'.\nDefinition g (x : False) := x.\n"
+        "Theorem t : pick 1 2 = 1 /\\ g I' = g I'.\nProof. split; reflexivity. Qed.\n"
     ),
     "the-last-statement-counts": (
         "Module A.\nTheorem t : 1 = 1.\nProof. reflexivity. Qed.\nEnd A.\n"
