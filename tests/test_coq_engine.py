@@ -53,6 +53,14 @@ def test_correct_and_wrong_proofs() -> None:
         assert verdict.header_hash and verdict.policy_version and verdict.key
 
 
+def test_a_statement_with_implicit_binders_is_checked_against_its_whole_type() -> None:
+    """With its implicit argument inserted, `refl` has type `forall x : ?A, x = x`."""
+    implicit = "Theorem refl {A : Type} (x : A) : x = x."
+    with verifier() as v:
+        (verdict,) = v.verify_all([cand("reflexivity.", statement=implicit, header="")])
+    assert verdict.status is Status.PROVED, verdict
+
+
 def test_error_positions_point_into_the_checked_text() -> None:
     with verifier() as v:
         (verdict,) = v.verify_all([cand("intros.\n  simpl.\n  exact I.")])
