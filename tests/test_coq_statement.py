@@ -1,11 +1,12 @@
-"""Binders typed by a file's own constants (`coq_statement.typed`): pure text, no Coq."""
+"""A whole file's own statement, found by its text, and binders typed by its constants: pure
+text, no Coq (what Coq makes of them is in tests/adversarial and tests/test_coq_whole_files.py)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leanfilter.backends.coq_statement import abstracted, module_names, typed
+from leanfilter.backends.coq_statement import abstracted, module_names, own_statement, typed
 
 M = "lf_m_ab12"
 
@@ -46,3 +47,16 @@ def test_every_binder_comes_after_the_binders_its_type_names(order: list[str]) -
     for b in binders:
         assert set(module_names(types[b.argument.rsplit(".", 1)[1]], M) or []) <= seen
         seen.add(b.argument.rsplit(".", 1)[1])
+
+
+MUTUAL = "Lemma a (n : nat) : n = n with b (m : nat) : m + 0 = m.\nProof. Admitted.\n"
+
+
+def test_each_of_mutual_lemmas_states_its_own_part() -> None:
+    assert own_statement(MUTUAL, "a") == "Lemma a (n : nat) : n = n."
+    assert own_statement(MUTUAL, "b") == "Lemma b (m : nat) : m + 0 = m."
+
+
+def test_a_with_inside_a_term_cuts_nothing() -> None:
+    code = "Lemma a (n : nat) : match n with 0 => True | S _ => n = n end.\n"
+    assert own_statement(code, "a") == code.strip()

@@ -34,6 +34,14 @@ FILES = {  # id: (file, expected status, expected reason)
         "rejected",
         "statement.unreadable",
     ),
+    "second-of-mutual-lemmas": (  # `Lemma s … with t …`: t's statement is its own part
+        "Inductive even : nat -> Prop := ev0 : even 0 | evS n : odd n -> even (S n)\n"
+        "with odd : nat -> Prop := odS n : even n -> odd (S n).\n"
+        "Lemma s n (e : even n) : even (S (S n)) with t n (o : odd n) : odd (S (S n)).\n"
+        "Proof.\n- apply evS, odS, e.\n- apply odS, evS, o.\nQed.\n",
+        "proved",
+        None,
+    ),
     "par-in-the-jail": (
         "Theorem t : True /\\ True.\nProof. split. par: exact I. Qed.\n",
         "error",

@@ -180,6 +180,25 @@ def own_statement(code: str, name: str) -> str | None:
     for sentence in parts:
         text = " ".join(strip_comments(sentence.text).split())
         lead = _LEADING.match(text)
-        if lead is not None and declares.match(text, lead.end()):
-            found = text[lead.end() :]
+        if lead is None:
+            continue
+        for statement in _mutual_parts(text[lead.end() :]):
+            if declares.match(statement):
+                found = statement
     return found
+
+
+_WITH = re.compile(r"(?<![\w'])(with|match|fix|cofix|let)(?![\w'])")
+
+
+def _mutual_parts(statement: str) -> list[str]:
+    """`Lemma a : A with b : B.` states `Lemma a : A.` and `Lemma b : B.`. A `with` may also be
+    part of a term (`match`, `fix`, `let`): then the sentence stays whole (a wrong cut could
+    only fail the check)."""
+    words = _WITH.findall(statement)
+    if not words or set(words) != {"with"}:
+        return [statement]
+    first, *segments = _WITH.split(statement[:-1])[0::2]
+    return [first.rstrip() + "."] + [
+        f"{statement.split()[0]} {segment.strip()}." for segment in segments
+    ]
