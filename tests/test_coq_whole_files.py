@@ -3,7 +3,8 @@ verdict says when the file's own text cannot be read, and when the jail, not the
 
 A file's imports and statement are its author's text, so a `Require` of a library that does not
 exist is `failed` (and counts), not the engine's `error`; a statement that reads only after the
-file's own notations is refused; and `par:`, which the jail's one-process limit stops, is an
+file's own notations is refused; a lemma left `Admitted` is an assumption the audit reads, so
+it refuses only a theorem that uses it; and `par:`, which the jail's one-process limit stops, is an
 `error` that says so, never the proof's failure.
 """
 
@@ -39,6 +40,21 @@ FILES = {  # id: (file, expected status, expected reason)
         "with odd : nat -> Prop := odS n : even n -> odd (S n).\n"
         "Lemma s n (e : even n) : even (S (S n)) with t n (o : odd n) : odd (S (S n)).\n"
         "Proof.\n- apply evS, odS, e.\n- apply odS, evS, o.\nQed.\n",
+        "proved",
+        None,
+    ),
+    "admitted-lemma-the-theorem-uses": (  # the audit lists it: no text rule is needed
+        "Lemma a : 1 = 2.\nAdmitted.\nTheorem t : 1 = 2.\nProof. exact a. Qed.\n",
+        "rejected",
+        "axiom.disallowed",
+    ),
+    "admitted-theorem": (
+        "Theorem t : 1 = 2.\nProof. admit. Admitted.\n",
+        "rejected",
+        "axiom.disallowed",
+    ),
+    "admitted-lemma-the-theorem-does-not-use": (
+        "Lemma a : 1 = 2.\nAdmitted.\nTheorem t : 1 + 1 = 2.\nProof. reflexivity. Qed.\n",
         "proved",
         None,
     ),

@@ -9,10 +9,10 @@ lemmas, notations, late `Require`s, `Abort`/`Undo` inside its own proofs, comman
 or `Succeed`, which Coq rolls back, print-only commands); refused are the commands that act
 outside the proof (files, load paths, plugins, the process), reach state the engine made
 (`Reset`, `Back`, `BackTo`), switch off kernel checks, or give a name the trusted statement
-uses a new meaning. An assumption is no text rule there: the audit lists it if the theorem uses
-it. Sentences come from `coq_syntax.sentences` (comments
-removed, strings understood); string contents are blanked and the rest Unicode-folded before any
-rule reads it.
+uses a new meaning. An assumption is no text rule there, nor is giving up (`admit`, `Admitted`,
+which make one): the audit lists it if the theorem uses it. Sentences come from
+`coq_syntax.sentences` (comments removed, strings understood); string contents are blanked and
+the rest Unicode-folded before any rule reads it.
 """
 
 from __future__ import annotations
@@ -210,13 +210,12 @@ def _file_findings(parts: list[Sentence], theorem: str, statement: str | None) -
         command = _parse(text)
         excerpt = _excerpt(sentence.text)
         rolled_back = bool(_ROLLED_BACK.search(command.prefixes))
-        if not rolled_back:
-            # a print-only command leaves nothing behind, unless a tactic in it does
-            # (`Check ltac:(abstract …)` declares the abstracted subproof)
-            vm_read = command.head not in _PRINT_ONLY or bool(_TACTIC_IN_TERM.search(text))
-            for finding in _word_findings(sentence, text, command):
-                if vm_read or finding.rule != "vm":
-                    yield finding
+        # a print-only command leaves nothing behind, unless a tactic in it does
+        # (`Check ltac:(abstract …)` declares the abstracted subproof)
+        if not rolled_back and (
+            command.head not in _PRINT_ONLY or _TACTIC_IN_TERM.search(text)
+        ):  # giving up is no rule here: an admitted lemma is an assumption the audit lists
+            yield from (f for f in _word_findings(sentence, text, command) if f.rule == "vm")
         rule = _file_rule(command)
         if rule is not None and (rule == "side_effect" or not rolled_back):
             yield Finding(rule=rule, offset=sentence.start, excerpt=excerpt)
@@ -231,7 +230,8 @@ def _file_rule(command: _Command) -> str | None:
     """The rule a whole file's command breaks, if any: only what the checks inside Coq cannot
     see. A file closes its own proofs; a backtrack inside a proof, a notation, a library
     required late, a theorem declared again or an assumption (`Axiom`, `Parameter`, a
-    `Variable` outside a section, an `Include` of a module type that specifies one) only
+    `Variable` outside a section, an `Include` of a module type that specifies one, a lemma
+    left `Admitted`) only
     change what the file's own text means, and the existence, integrity and axiom checks
     read what Coq made of it: an assumption the theorem uses is in `Print Assumptions`."""
     rule = _command_rule(command)
@@ -239,7 +239,7 @@ def _file_rule(command: _Command) -> str | None:
         return None
     if rule == "side_effect" and not _acts_outside(command):
         return None
-    if rule in ("close", "notation", "require", "axiom"):
+    if rule in ("close", "notation", "require", "axiom", "sorry"):
         return None
     return rule
 
