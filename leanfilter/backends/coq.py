@@ -185,6 +185,11 @@ def _coq_version(coqtop: str) -> str:
     return f"coq-{m.group(1)}" + (f"+ocaml-{m.group(2)}" if m.group(2) else "")
 
 
+# The engine's module around a candidate's text: its name holds a nonce, so a verdict naming it
+# would differ from run to run; `<candidate>` is no Coq name, so no allow-list can match it.
+_CANDIDATE_MODULE = re.compile(r"\b(?:Top\.)?lf_m_[0-9a-f]{12}\.")
+
+
 def _unreadable(error: str | None) -> StatementError:
     return StatementError(f"the statement does not elaborate under the header: {error}")
 
@@ -541,7 +546,8 @@ class CoqSession:
         located = proto.answers(self._roundtrip(query, deadline))
         full = dict(zip(plain, map(proto.located_constant, located), strict=False))
         unsafe = [n for n in names if n.startswith("unsafe:")]
-        return sorted(unsafe + [full.get(n) or f"unresolved:{n}" for n in plain])
+        qualified = unsafe + [full.get(n) or f"unresolved:{n}" for n in plain]
+        return sorted(_CANDIDATE_MODULE.sub("<candidate>.", n) for n in qualified)
 
     def _finish(self, result: RawResult, started: float) -> RawResult:
         return result.model_copy(update={"time_s": time.monotonic() - started})
