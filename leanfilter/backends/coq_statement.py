@@ -95,17 +95,18 @@ def _top_level_colon(text: str) -> int | None:
 THEOREM_NAME = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)*")
 
 MAX_FREE_NAMES = 16
-# Coq's whole message when a name does not resolve; matched whole, so a message that only quotes
-# such text (a term holding a string) names nothing.
+# Coq's whole message when a name does not resolve (in a backquoted binder, `` `{C} ``, it is
+# the second); matched whole, so a message that only quotes such text names nothing.
 _UNRESOLVED = re.compile(
     r"The reference ([^\W\d][\w']*) was not found in the current environment\."
+    r"|Unbound and ungeneralizable variable ([^\W\d][\w']*)\."
 )
 
 
 def unresolved_name(error: str | None) -> str | None:
     """The identifier Coq could not resolve, when that is the whole of its error."""
     found = _UNRESOLVED.fullmatch((error or "").strip())
-    return found.group(1) if found else None
+    return (found.group(1) or found.group(2)) if found else None
 
 
 class Binder(BaseModel):

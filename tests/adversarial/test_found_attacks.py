@@ -213,6 +213,9 @@ NO_STATEMENT_TWINS = {
         "Arguments eq_refl {A} {x}.\nDefinition two := 2.\n"
         "Theorem t : two = 2.\nProof. exact eq_refl. Qed.\n"
     ),
+    "own-class-in-a-backquoted-binder": (  # Coq: "Unbound and ungeneralizable variable C"
+        "Class C : Prop := { witness : 1 = 1 }.\nTheorem t `{C} : C.\nProof. assumption. Qed.\n"
+    ),
     "own-name-at-two-types": (
         TWO_TYPES + "Theorem t : pick 1 2 = 1 /\\ pick true false = true.\n"
         "Proof. split; reflexivity. Qed.\n"
@@ -292,10 +295,14 @@ def test_an_honest_file_of_the_same_shape_is_proved(file_verdicts, case):
 
 # Forged coqtop answers: `idtac` output is wrapped in `<infomsg>…</infomsg>`, and a message that
 # itself holds `</infomsg>` ends that wrapper early, so what follows reads as plain output.
-def _forged_unresolved(name: str, library_constant: str) -> str:
+def _forged_unresolved(
+    name: str,
+    library_constant: str,
+    error: str = "The reference {name} was not found in the current environment.",
+) -> str:
     """A binder whose tactic, only while `name` is still the library's constant (the statement
-    read under the header), prints Coq's "not found" error for `name`."""
-    error = f"The reference {name} was not found in the current environment."
+    read under the header), prints Coq's error for an unresolved `name`."""
+    error = error.format(name=name)
     return (
         f"(_ : nat := ltac:(lazymatch constr:({name}) with {library_constant} => "
         f'idtac "</infomsg>Error: {error}<infomsg>" | _ => idtac end; exact 0))'
@@ -318,6 +325,12 @@ FORGED_STATEMENT_READING = {
         'in the current environment.<prompt>Coq < 9 || 0 < </prompt>" | _ => exact 0 end))'
         " : False.\n"
         "Proof. intros. exact I. Qed.\n"
+    ),
+    "false-abstracted-as-ungeneralizable": (
+        "Definition False : Prop := True.\n"
+        "Theorem t "
+        + _forged_unresolved("False", "Logic.False", "Unbound and ungeneralizable variable {name}.")
+        + " : False.\nProof. intros. exact I. Qed.\n"
     ),
     "plus-abstracted": (
         "Definition plus (a b : nat) := 5.\n"
