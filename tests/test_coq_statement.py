@@ -6,7 +6,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leanfilter.backends.coq_statement import abstracted, module_names, own_statement, typed
+from leanfilter.backends.coq_statement import (
+    abstracted,
+    before_statement,
+    module_names,
+    own_statement,
+    typed,
+)
 
 M = "lf_m_ab12"
 
@@ -60,3 +66,11 @@ def test_each_of_mutual_lemmas_states_its_own_part() -> None:
 def test_a_with_inside_a_term_cuts_nothing() -> None:
     code = "Lemma a (n : nat) : match n with 0 => True | S _ => n = n end.\n"
     assert own_statement(code, "a") == code.strip()
+
+
+def test_what_a_statement_can_name_is_the_text_before_its_last_sentence() -> None:
+    code = (
+        "Definition two := 2.\nTheorem t : two = 2.\nProof. Abort.\nTheorem t : two = 2.\nAdmitted."
+    )
+    assert before_statement(code, "t") == code[: code.rindex("Theorem")]
+    assert before_statement(code, "u") is None

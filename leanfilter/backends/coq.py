@@ -50,6 +50,7 @@ from leanfilter.backends.coq_statement import (
     MAX_FREE_NAMES,
     Binder,
     abstracted,
+    before_statement,
     inferred,
     module_names,
     parse_signature,
@@ -430,15 +431,19 @@ class CoqSession:
         self, request: CheckRequest, nonce: str, before: int, free: list[str], deadline: float
     ) -> dict[str, str] | None:
         """The types of the file's constants that `free` names, and of those their types name,
-        as Coq prints them after running the file once (no notation, implicit arguments marked);
-        None when the file does not run cleanly or a name is no constant of its own. The state
-        is back at `before` afterwards: the types are only text, read again under the header."""
+        as Coq prints them after running the file up to its statement (no notation, implicit
+        arguments marked); None when that does not run cleanly or a name is no constant of its
+        own. The state is back at `before` afterwards: the types are only text, read again
+        under the header."""
         module = f"lf_m_{nonce}"
+        prefix = before_statement(request.body, request.theorem)
+        if prefix is None:
+            return None
         ran = self._roundtrip(
-            f"Module {module}.\n{one_line(request.body)}\nEnd {module}.\nSet Printing All.\n",
+            f"Module {module}.\n{one_line(prefix)}\nEnd {module}.\nSet Printing All.\n",
             deadline,
         )
-        clean = proto.exact_answers(ran, len(sentences(request.body)) + 3) is not None
+        clean = proto.exact_answers(ran, len(sentences(prefix)) + 3) is not None
         types = None
         if clean and not proto.has_error(ran) and not self._open:
             types = self._printed_types(module, free, deadline)

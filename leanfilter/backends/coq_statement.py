@@ -16,10 +16,11 @@ header; after the file ran, the statement is applied to the file's constants of 
 their values, never the statement its reading: no notation, scope, coercion, instance or
 `Arguments` of the file is visible where the statement is elaborated.
 
-When the statement alone does not fix a binder's type (`pick 1 2 = pick true false`), the file
-is run once first and each name's type is taken from Coq (`About`, printed without notations,
-implicit arguments marked); a constant that such a type names gets a binder of its own under a
-fresh name the statement cannot mention. The types are text read under the header like the
+The statement alone may type a binder wrongly or not at all (`pick 1 2 = pick true false`), so
+the file is first run up to the statement and each name's type is taken from Coq (`About`,
+printed without notations, implicit arguments marked); a constant that such a type names gets a
+binder of its own under a fresh name the statement cannot mention. Where those types cannot be
+read, the statement's own inference stands. The types are text read under the header like the
 statement: after the file ran again, applying the statement to the file's constants makes Coq
 check that each constant has the type read, so a type printed or read wrongly can only make the
 check fail.
@@ -172,6 +173,18 @@ def typed(free: list[str], types: dict[str, str], module: str, fresh: str) -> li
 def own_statement(code: str, name: str) -> str | None:
     """The last `Theorem NAME …` sentence of `code` (from its keyword on, comments removed), or
     None when no sentence states `NAME` or the text cannot be split."""
+    found = _stating(code, name)
+    return found[0] if found else None
+
+
+def before_statement(code: str, name: str) -> str | None:
+    """The text of `code` before the sentence `own_statement` reads: all a statement can name
+    is made there, so the theorem's own proof need not run to learn the types of those names."""
+    found = _stating(code, name)
+    return code[: found[1]] if found else None
+
+
+def _stating(code: str, name: str) -> tuple[str, int] | None:
     try:
         parts = sentences(code)
     except CoqLexError:
@@ -185,7 +198,7 @@ def own_statement(code: str, name: str) -> str | None:
             continue
         for statement in _mutual_parts(text[lead.end() :]):
             if declares.match(statement):
-                found = statement
+                found = (statement, sentence.start)
     return found
 
 
