@@ -52,6 +52,7 @@ from leanfilter.backends.coq_statement import (
     abstracted,
     before_statement,
     inferred,
+    local_names,
     module_names,
     parse_signature,
     typed,
@@ -339,6 +340,8 @@ class CoqSession:
             self._back_to(before, deadline)
             return self._finish(result, started)
         result = self._confirm(request, nonce, result, deadline, binders)
+        if request.own_statement and result.integrity:
+            result = self._no_file_name_left(request, nonce, result, deadline, binders)
         term = f"lf_chk_{nonce}" if request.statement is not None else self._target(request, nonce)
         if (
             not result.declared
@@ -531,6 +534,41 @@ class CoqSession:
                 "declared": declared,
                 "integrity": integrity,
             }
+        )
+
+    def _no_file_name_left(
+        self,
+        request: CheckRequest,
+        nonce: str,
+        result: RawResult,
+        deadline: float,
+        binders: list[Binder],
+    ) -> RawResult:
+        """Refuse a statement that spells a constructor (or abbreviation) of the file's that it
+        was not read with. Coq reports no unresolved name in a pattern: in
+        `match (green, 0) with (red, 0) => True | _ => False end` the file's `green` is bound to
+        its constant, but `red` reads as a variable that matches anything, so the statement would
+        be vouched for in a sense no reading of it has (both names the file's: `False`). A name
+        the header resolves stays the header's, as everywhere in the statement."""
+        names = local_names(request.statement or "", [b.name for b in binders])
+        if names == []:
+            return result
+        queries = "".join(f"Locate Term lf_m_{nonce}.{n}.\nLocate Term {n}.\n" for n in names or [])
+        answers = proto.exact_answers(self._roundtrip(queries, deadline), queries.count("\n"))
+        if names is None or answers is None:
+            why = "the statement's names cannot all be told apart from the file's"
+        else:
+            left = [
+                n
+                for n, own, outer in zip(names, answers[0::2], answers[1::2], strict=True)
+                if proto.names_pattern(own) and not proto.names_global(outer)
+            ]
+            if not left:
+                return result
+            why = f"the statement spells `{left[0]}`, the file's constructor, as a variable"
+        unread = Message(severity=Severity.INFO, text=why)
+        return result.model_copy(
+            update={"messages": [*result.messages, unread], "integrity": False}
         )
 
     @staticmethod

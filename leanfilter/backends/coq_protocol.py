@@ -172,6 +172,25 @@ def located_constant(answer: str) -> str | None:
     return m.group(1) if m else None
 
 
+_GLOBAL = re.compile(r"(?:Constant|Constructor|Inductive|Notation) \S")
+_PATTERN = re.compile(r"(?:Constructor|Notation) \S")
+
+
+def names_pattern(answer: str) -> bool:
+    """Whether a `Locate Term` answer finds a constructor or an abbreviation: what a name in a
+    pattern can stand for."""
+    return _PATTERN.match(split_infomsgs(answer)[1].strip("\n")) is not None
+
+
+def names_global(answer: str) -> bool:
+    """Whether the name a `Locate Term` answer is about stands for a global where it was asked:
+    Coq lists every global of that suffix, each one the name does not reach noted with the
+    shorter name that does."""
+    lines = split_infomsgs(answer)[1].strip("\n").split("\n")
+    reached = len(lines) < 2 or not lines[1].lstrip().startswith("(shorter name")
+    return _GLOBAL.match(lines[0]) is not None and reached
+
+
 _EXPANDS = re.compile(r"Expands to: (?:Constant|Constructor|Inductive) (\S+)")
 
 

@@ -170,6 +170,28 @@ def typed(free: list[str], types: dict[str, str], module: str, fresh: str) -> li
     ]
 
 
+# Words of the term grammar: never a name, so never asked about.
+_KEYWORDS = frozenset(
+    {"as", "at", "cofix", "else", "end", "exists", "exists2", "fix", "for", "forall", "fun"}
+    | {"if", "in", "let", "match", "mod", "return", "then", "using", "where", "with", "_"}
+    | {"Prop", "Set", "SProp", "Type"}
+)
+MAX_LOCAL_NAMES = 64
+
+
+def local_names(statement: str, bound: list[str]) -> list[str] | None:
+    """The identifiers of a statement's text (comments and strings left out) other than `bound`:
+    the header's names, and the names it binds itself (`forall x`, a pattern's variable). None
+    when there are too many to ask about one by one."""
+    try:
+        plain = re.sub(r'"(?:[^"]|"")*"', " ", strip_comments(statement))
+    except CoqLexError:
+        return None
+    words = re.findall(r"(?<![\w'.])[^\W\d][\w']*(?![\w'.])", plain)
+    found = list(dict.fromkeys(w for w in words if w not in _KEYWORDS and w not in bound))
+    return found if len(found) <= MAX_LOCAL_NAMES else None
+
+
 def own_statement(code: str, name: str) -> str | None:
     """The last `Theorem NAME …` sentence of `code` (from its keyword on, comments removed), or
     None when no sentence states `NAME` or the text cannot be split."""

@@ -175,6 +175,15 @@ NO_STATEMENT = {
         "Proof. split; [exact h | reflexivity]. Qed.\nEnd S.\n",
         "statement.unreadable",
     ),
+    # Coq reports no unresolved name in a pattern: `red` read as a variable matching `green`,
+    # while `green` is bound to the file's constructor (both the file's: `False`). The file's
+    # theorem comes from a module where `red` is no constructor.
+    "own-constructor-read-as-a-pattern-variable": (
+        "Inductive color := red | green.\nModule M.\nDefinition red := tt.\n"
+        "Theorem t : match (green, 0) with (red, 0) => True | _ => False end.\n"
+        "Proof. exact I. Qed.\nEnd M.\nDefinition t := M.t.\n",
+        "integrity.statement",
+    ),
 }
 # Honest files of the same shapes: a file's own notations, shadowing names and sections are
 # fine where its statement, read before the file, is what its theorem proves.
@@ -232,6 +241,11 @@ NO_STATEMENT_TWINS = {
     "own-shadowing-false-in-a-type-only": (
         TWO_TYPES + "Inductive False := I'.\nDefinition g (x : False) := x.\n"
         "Theorem t : pick 1 2 = 1 /\\ g I' = g I'.\nProof. split; reflexivity. Qed.\n"
+    ),
+    "own-constructor-bound-where-a-pattern-names-it": (
+        "Inductive color := red | green.\n"
+        "Theorem t : match (red, 0) with (red, 0) => True | _ => False end.\n"
+        "Proof. exact I. Qed.\n"
     ),
     "the-last-statement-counts": (
         "Module A.\nTheorem t : 1 = 1.\nProof. reflexivity. Qed.\nEnd A.\n"
