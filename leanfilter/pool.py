@@ -202,11 +202,17 @@ class ProverPool:
                 w.session = self._retire(w, w.session)
 
     def _guarded(self, w: _Worker, call: _Call, work: Callable[[], T]) -> T:
-        """`work()`, under the watchdog's eye; raises _GivenUp if it was given up meanwhile."""
+        """`work()`, under the watchdog's eye; raises _GivenUp if it was given up meanwhile. An
+        exception no prover raises (a bug of the engine's own) comes back as a ProverError, so it
+        costs its call an `error` instead of ending the thread that owes the call an answer."""
         with self._cond:
             w.call = call
         try:
             return work()
+        except ProverError:
+            raise
+        except Exception as e:
+            raise ProverError(f"the engine failed: {type(e).__name__}: {e}") from e
         finally:
             with self._cond:
                 w.call, given_up = None, w.stuck

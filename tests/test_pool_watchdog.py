@@ -12,7 +12,7 @@ from concurrent.futures import Future
 import pytest
 from doubles.stuck_prover import HANGING_HEADER, StuckProver
 
-from leanfilter.backends.base import CheckRequest, ProverTimeout, RawResult
+from leanfilter.backends.base import CheckRequest, ProverError, ProverTimeout, RawResult
 from leanfilter.pool import PoolConfig, ProverPool
 
 TIMEOUT = 0.3
@@ -87,3 +87,19 @@ def test_close_returns_though_a_given_up_thread_is_still_stuck(prover: StuckProv
     started = time.monotonic()
     pool.close()
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("body", ["raise", "raise-audit"])
+def test_a_bug_in_a_check_is_an_error_for_its_candidate_only(
+    prover: StuckProver, body: str
+) -> None:
+    """An exception no prover raises (a bug of ours) must not end the worker's thread: its
+    candidate would never be answered and the run would wait for it forever."""
+    pool = make_pool(prover)
+    futures = [submit(pool, "proof a"), submit(pool, body), submit(pool, "proof b")]
+    with pytest.raises(ProverError, match="ValueError"):
+        futures[1].result(timeout=BOUND)
+    assert isinstance(futures[0].result(timeout=BOUND), RawResult)
+    assert isinstance(futures[2].result(timeout=BOUND), RawResult)
+    assert isinstance(submit(pool, "proof c").result(timeout=BOUND), RawResult)
+    pool.close()

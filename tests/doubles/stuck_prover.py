@@ -1,10 +1,12 @@
-"""A fault-injection double: a prover that hangs inside its own protocol, past every deadline.
+"""A fault-injection double: a prover that hangs inside its own protocol, past every deadline,
+or fails with an error no prover gives.
 
 It stands for the failures a per-call deadline misses (a parser that never returns, a read that
 ignores its timeout): the hang does not listen to `timeout` and `abort()` does not end it. Which
 call hangs is chosen by the text: a header `HANG`, a proof body `hang`, or a deferred audit that
-holds a body `hang-audit`. Everything else is answered at once. `release()` ends every hang, so a
-test leaves no thread behind.
+holds a body `hang-audit`. A body `raise`, or a deferred audit holding `raise-audit`, raises a
+`ValueError` instead: a bug of the engine's own code. Everything else is answered at once.
+`release()` ends every hang, so a test leaves no thread behind.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class StuckSession:
         self.checks += 1
         if request.body == "hang" or (request.body == "hang-audit" and not request.batch_audit):
             self.prover.released.wait()
+        if request.body == "raise" or (request.body == "raise-audit" and not request.batch_audit):
+            raise ValueError("a bug in the session")
         if request.batch_audit:
             self._deferred.append(request)
             return []
@@ -61,6 +65,8 @@ class StuckSession:
     def flush(self, timeout: float) -> list[Outcome]:
         if any(r.body == "hang-audit" for r in self._deferred):
             self.prover.released.wait()
+        if any(r.body == "raise-audit" for r in self._deferred):
+            raise ValueError("a bug in the audit")
         done, self._deferred = self._deferred, []
         return [(r, _proved()) for r in done]
 
