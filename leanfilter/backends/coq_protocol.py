@@ -173,13 +173,15 @@ def located_constant(answer: str) -> str | None:
 
 
 _GLOBAL = re.compile(r"(?:Constant|Constructor|Inductive|Notation) \S")
-_PATTERN = re.compile(r"(?:Constructor|Notation) \S")
+_PATTERN = re.compile(r"^(?:Constructor|Notation) (\S+)", re.M)
 
 
-def names_pattern(answer: str) -> bool:
-    """Whether a `Locate Term` answer finds a constructor or an abbreviation: what a name in a
-    pattern can stand for."""
-    return _PATTERN.match(split_infomsgs(answer)[1].strip("\n")) is not None
+def pattern_inside(answer: str, module: str) -> bool:
+    """Whether a `Locate Term` answer lists a constructor or an abbreviation made inside
+    `module`, at any depth: what a name in a pattern can stand for, where the file's own
+    `Import` of a submodule of its own (closed with the module) makes the short name reach it."""
+    paths = _PATTERN.findall(split_infomsgs(answer)[1])
+    return any(module in path.split(".") for path in paths)
 
 
 def names_global(answer: str) -> bool:
