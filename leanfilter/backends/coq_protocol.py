@@ -116,6 +116,9 @@ def error_in(text: str) -> str | None:
 CLOSED = "Closed under the global context"
 _SECTIONS = ("Section Variables:", "Axioms:")
 _ENTRY = re.compile(r"(\S+)(?: : .*)?")
+# Coq's note under an axiom that a proof eliminates (`match f return False with end`), the type it
+# proves indented below: about the entry above it, never one itself.
+_USED_IN = re.compile(r"used in \S+ to prove")
 
 
 def assumptions(text: str) -> list[str] | None:
@@ -140,7 +143,7 @@ def assumptions(text: str) -> list[str] | None:
         return None
     names: list[str] = []
     for line in lines[1:]:
-        if line in _SECTIONS or not line or line[0] == " " or line.startswith(":"):
+        if line in _SECTIONS or not line or line[0] in " :" or _USED_IN.fullmatch(line):
             continue
         unsafe = _UNSAFE.fullmatch(line)
         entry = _ENTRY.fullmatch(line)
