@@ -69,6 +69,15 @@ def test_an_axiom_whose_name_starts_with_a_no_break_space_is_not_skipped() -> No
     assert proto.assumptions(answer) != []
 
 
+def test_an_axiom_a_proof_eliminates_is_read_with_its_note() -> None:
+    answer = last_answer(
+        "Lemma f : False. Admitted.\nTheorem t : False.\n"
+        "Proof. exact (match f return False with end). Qed.\nPrint Assumptions t.\n"
+    )
+    assert "used in t to prove" in answer
+    assert proto.assumptions(answer) == ["f"]
+
+
 def test_output_that_is_no_assumption_list_reads_as_none() -> None:
     assert proto.assumptions(coqtop_output("Check nat.\n")) is None
 

@@ -240,3 +240,13 @@ def test_quotations_are_one_token(text: str, expected: int) -> None:
 def test_an_unterminated_quotation_cannot_be_split() -> None:
     with pytest.raises(CoqLexError, match="unterminated quotation"):
         sentences("idtac a:{{ x. }. idtac.")
+
+
+@pytest.mark.coq
+@pytest.mark.parametrize("dots", range(1, 8))
+def test_a_dot_before_a_comment_is_read_as_coq_reads_it(dots: int) -> None:
+    """`.(` is a token (projection syntax): after a run of dots that `...` leaves one of, `(*`
+    opens no comment, so a period inside what would be one ends a sentence after the error."""
+    source = f"Goal True.\nidtac{'.' * dots}(* c. *) idtac.\n"
+    output = coqtop_output(source, timeout=60)
+    assert len(re.findall(r"<prompt>", output)) - 1 == len(sentences(source))

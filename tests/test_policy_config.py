@@ -90,6 +90,8 @@ def test_policy_files_load_as_json_and_toml(tmp_path: Path) -> None:
         {"coq": {"allow": ["no-such-rule"]}},
         {"coq": {"allow": ["vm"]}, "unknown": True},
         {"coq": {"axioms": [{"header_pattern": "(unclosed", "axioms": []}]}},
+        {"coq": {"axioms": [{"header_pattern": "", "axioms": ["<candidate>.cheat"]}]}},
+        {"coq": {"axioms": [{"header_pattern": "", "axioms": ["unresolved:cheat"]}]}},
         {"text_rules": "sometimes"},
     ],
 )

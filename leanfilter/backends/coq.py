@@ -553,15 +553,15 @@ class CoqSession:
         names = local_names(request.statement or "", [b.name for b in binders])
         if names == []:
             return result
-        queries = "".join(f"Locate Term lf_m_{nonce}.{n}.\nLocate Term {n}.\n" for n in names or [])
+        queries = "".join(f"Locate Term {n}.\n" for n in names or [])
         answers = proto.exact_answers(self._roundtrip(queries, deadline), queries.count("\n"))
         if names is None or answers is None:
             why = "the statement's names cannot all be told apart from the file's"
-        else:
+        else:  # Coq lists every global of that basename, the unreachable ones too
             left = [
                 n
-                for n, own, outer in zip(names, answers[0::2], answers[1::2], strict=True)
-                if proto.names_pattern(own) and not proto.names_global(outer)
+                for n, found in zip(names, answers, strict=True)
+                if proto.pattern_inside(found, f"lf_m_{nonce}") and not proto.names_global(found)
             ]
             if not left:
                 return result

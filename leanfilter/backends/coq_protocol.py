@@ -116,6 +116,9 @@ def error_in(text: str) -> str | None:
 CLOSED = "Closed under the global context"
 _SECTIONS = ("Section Variables:", "Axioms:")
 _ENTRY = re.compile(r"(\S+)(?: : .*)?")
+# Coq's note under an axiom that a proof eliminates (`match f return False with end`), the type it
+# proves indented below: about the entry above it, never one itself.
+_USED_IN = re.compile(r"used in \S+ to prove")
 
 
 def assumptions(text: str) -> list[str] | None:
@@ -140,7 +143,7 @@ def assumptions(text: str) -> list[str] | None:
         return None
     names: list[str] = []
     for line in lines[1:]:
-        if line in _SECTIONS or not line or line[0] == " " or line.startswith(":"):
+        if line in _SECTIONS or not line or line[0] in " :" or _USED_IN.fullmatch(line):
             continue
         unsafe = _UNSAFE.fullmatch(line)
         entry = _ENTRY.fullmatch(line)
@@ -173,13 +176,15 @@ def located_constant(answer: str) -> str | None:
 
 
 _GLOBAL = re.compile(r"(?:Constant|Constructor|Inductive|Notation) \S")
-_PATTERN = re.compile(r"(?:Constructor|Notation) \S")
+_PATTERN = re.compile(r"^(?:Constructor|Notation) (\S+)", re.M)
 
 
-def names_pattern(answer: str) -> bool:
-    """Whether a `Locate Term` answer finds a constructor or an abbreviation: what a name in a
-    pattern can stand for."""
-    return _PATTERN.match(split_infomsgs(answer)[1].strip("\n")) is not None
+def pattern_inside(answer: str, module: str) -> bool:
+    """Whether a `Locate Term` answer lists a constructor or an abbreviation made inside
+    `module`, at any depth: what a name in a pattern can stand for, where the file's own
+    `Import` of a submodule of its own (closed with the module) makes the short name reach it."""
+    paths = _PATTERN.findall(split_infomsgs(answer)[1])
+    return any(module in path.split(".") for path in paths)
 
 
 def names_global(answer: str) -> bool:

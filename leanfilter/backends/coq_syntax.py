@@ -6,9 +6,9 @@ the end of the text. Bullets (`-`, `+`, `*`, repeated), braces, and a goal selec
 (`1:{`, `[G]:{`, `all:{`) are sentences of their own. A quotation is one token: an identifier or a
 number, then `:` and two or more `{` with nothing between (`a:{{ … }}`, `1:{{{ … }}}`), up to the
 matching run of as many `}`; a run of as many `{` inside nests, and nothing else inside is a
-comment, a string or a sentence end (measured against coqtop 8.16: tests/test_coq_syntax.py).
-Where this differs from Coq anyway, the session sees it: Coq's own count of the sentences it ran is
-compared with this one.
+comment, a string or a sentence end; `x.(*` opens no comment, `.(` being a token (measured
+against coqtop 8.16: tests/test_coq_syntax.py). Where this differs from Coq anyway, the session
+sees it: Coq's own count of the sentences it ran is compared with this one.
 """
 
 from __future__ import annotations
@@ -89,12 +89,24 @@ def skip_quotation(text: str, i: int) -> int:
     raise CoqLexError("unterminated quotation")
 
 
+def opens_comment(text: str, i: int) -> bool:
+    """`text[i:]` starts a comment outside one: `(*`, unless its `(` ends a `.(` token (the
+    projection syntax `x.(f)`), which Coq's lexer reads from a run of dots that `...` tokens
+    leave one of (measured: `x.(*`, `....(*` open no comment; `..(*`, `...(*` do)."""
+    if not text.startswith("(*", i):
+        return False
+    dots = 0
+    while dots < i and text[i - 1 - dots] == ".":
+        dots += 1
+    return dots % 3 != 1
+
+
 def strip_comments(text: str) -> str:
     """The text with every comment replaced by one space; strings and quotations are kept as
     they are."""
     out, i, n = [], 0, len(text)
     while i < n:
-        if text.startswith("(*", i):
+        if opens_comment(text, i):
             i = skip_comment(text, i + 2)
             out.append(" ")
         elif text[i] == '"' or (text[i] == ":" and opens_quotation(text, i)):
@@ -123,7 +135,7 @@ def sentences(text: str) -> list[Sentence]:
 
     while i < n:
         c = text[i]
-        if text.startswith("(*", i):
+        if opens_comment(text, i):
             i = skip_comment(text, i + 2)
             parts.append(" ")
             continue

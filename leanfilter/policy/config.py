@@ -23,6 +23,10 @@ RULES_VERSION = "4"  # verdicts changed: those made under an earlier version are
 REALS_HEADER = r"(^|\.)Reals(\.|$)"
 
 
+# A full path of identifiers: `<candidate>.f`, `unsafe:…` and `unresolved:…` are none.
+_LIBRARY_PATH = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)+")
+
+
 class AxiomGrant(BaseModel):
     """Axioms allowed to candidates whose trusted header requires a library whose logical name
     (`Coq.Reals.Reals`, or `Reals` as written) matches `header_pattern`. The header is read as
@@ -43,6 +47,17 @@ class AxiomGrant(BaseModel):
         except re.error as e:
             raise ValueError(f"not a regular expression: {e}") from e
         return pattern
+
+    @field_validator("axioms")
+    @classmethod
+    def _library_paths(cls, axioms: frozenset[str]) -> frozenset[str]:
+        """A verdict names a candidate's own assumption `<candidate>.NAME` and an unsafe flag or
+        an unreadable name with a prefix: none is a library's axiom, and granting one would
+        accept every candidate's own `Axiom NAME` (or `Admitted`) of that name."""
+        refused = sorted(a for a in axioms if not _LIBRARY_PATH.fullmatch(a))
+        if refused:
+            raise ValueError(f"not a library's axiom (a full path such as Coq.Init.X): {refused}")
+        return axioms
 
     def applies_to(self, header: str) -> bool:
         return any(re.search(self.header_pattern, lib) for lib in required_libraries(header))

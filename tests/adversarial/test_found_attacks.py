@@ -177,11 +177,22 @@ NO_STATEMENT = {
     ),
     # Coq reports no unresolved name in a pattern: `red` read as a variable matching `green`,
     # while `green` is bound to the file's constructor (both the file's: `False`). The file's
-    # theorem comes from a module where `red` is no constructor.
+    # theorem comes from a module where `red` is no constructor. The file run up to a statement
+    # inside a module leaves that module open, so no type is read from it, and the statement
+    # alone does not type `green`.
     "own-constructor-read-as-a-pattern-variable": (
         "Inductive color := red | green.\nModule M.\nDefinition red := tt.\n"
         "Theorem t : match (green, 0) with (red, 0) => True | _ => False end.\n"
         "Proof. exact I. Qed.\nEnd M.\nDefinition t := M.t.\n",
+        "statement.unreadable",
+    ),
+    # The same, with the constructor in a submodule the file imports after its theorem: the
+    # short name `red` reaches it at the file's end, its path is no `lf_m.red`.
+    "own-constructor-of-a-submodule-read-as-a-pattern-variable": (
+        "Module C.\nInductive color := red | green.\nEnd C.\nDefinition col := C.color.\n"
+        "Definition green : col := C.green.\n"
+        "Theorem t : match (green, 0) with (red, 0) => True | _ => False end.\n"
+        "Proof. exact I. Qed.\nImport C.\n",
         "integrity.statement",
     ),
 }
@@ -246,6 +257,11 @@ NO_STATEMENT_TWINS = {
         "Inductive color := red | green.\n"
         "Theorem t : match (red, 0) with (red, 0) => True | _ => False end.\n"
         "Proof. exact I. Qed.\n"
+    ),
+    "own-submodule-constructor-beside-the-header-one-in-a-pattern": (  # `S` is nat's
+        "Module C.\nInductive k := S.\nEnd C.\n"
+        "Theorem t : forall n, match n with S m => True | O => True end.\n"
+        "Proof. intros [|n]; exact I. Qed.\n"
     ),
     "the-last-statement-counts": (
         "Module A.\nTheorem t : 1 = 1.\nProof. reflexivity. Qed.\nEnd A.\n"
