@@ -340,8 +340,6 @@ class CoqSession:
             self._back_to(before, deadline)
             return self._finish(result, started)
         result = self._confirm(request, nonce, result, deadline, binders)
-        if request.own_statement and result.integrity:
-            result = self._no_file_name_left(request, nonce, result, deadline, binders)
         term = f"lf_chk_{nonce}" if request.statement is not None else self._target(request, nonce)
         if (
             not result.declared
@@ -528,6 +526,11 @@ class CoqSession:
         integrity = None
         if request.statement is not None:
             integrity = declared and checked
+        if integrity and request.own_statement:
+            unread = self._file_name_left(request, nonce, deadline, binders)
+            if unread is not None:
+                integrity = False
+                end_messages.append(Message(severity=Severity.INFO, text=unread))
         return result.model_copy(
             update={
                 "messages": result.messages + end_messages,
@@ -536,40 +539,30 @@ class CoqSession:
             }
         )
 
-    def _no_file_name_left(
-        self,
-        request: CheckRequest,
-        nonce: str,
-        result: RawResult,
-        deadline: float,
-        binders: list[Binder],
-    ) -> RawResult:
-        """Refuse a statement that spells a constructor (or abbreviation) of the file's that it
-        was not read with. Coq reports no unresolved name in a pattern: in
+    def _file_name_left(
+        self, request: CheckRequest, nonce: str, deadline: float, binders: list[Binder]
+    ) -> str | None:
+        """Why the statement is refused, if it spells a constructor (or abbreviation) of the
+        file's that it was not read with. Coq reports no unresolved name in a pattern: in
         `match (green, 0) with (red, 0) => True | _ => False end` the file's `green` is bound to
         its constant, but `red` reads as a variable that matches anything, so the statement would
         be vouched for in a sense no reading of it has (both names the file's: `False`). A name
         the header resolves stays the header's, as everywhere in the statement."""
         names = local_names(request.statement or "", [b.name for b in binders])
         if names == []:
-            return result
+            return None
         queries = "".join(f"Locate Term {n}.\n" for n in names or [])
         answers = proto.exact_answers(self._roundtrip(queries, deadline), queries.count("\n"))
         if names is None or answers is None:
-            why = "the statement's names cannot all be told apart from the file's"
-        else:  # Coq lists every global of that basename, the unreachable ones too
-            left = [
-                n
-                for n, found in zip(names, answers, strict=True)
-                if proto.pattern_inside(found, f"lf_m_{nonce}") and not proto.names_global(found)
-            ]
-            if not left:
-                return result
-            why = f"the statement spells `{left[0]}`, the file's constructor, as a variable"
-        unread = Message(severity=Severity.INFO, text=why)
-        return result.model_copy(
-            update={"messages": [*result.messages, unread], "integrity": False}
-        )
+            return "the statement's names cannot all be told apart from the file's"
+        left = [  # Coq lists every global of that basename, the unreachable ones too
+            n
+            for n, found in zip(names, answers, strict=True)
+            if proto.pattern_inside(found, f"lf_m_{nonce}") and not proto.names_global(found)
+        ]
+        if not left:
+            return None
+        return f"the statement spells `{left[0]}`, the file's constructor, as a variable"
 
     @staticmethod
     def _target(request: CheckRequest, nonce: str) -> str:
