@@ -549,12 +549,13 @@ class CoqSession:
         be vouched for in a sense no reading of it has (both names the file's: `False`). A name
         the header resolves stays the header's, as everywhere in the statement."""
         names = local_names(request.statement or "", [b.name for b in binders])
-        if names == []:
-            return None
-        queries = "".join(f"Locate Term {n}.\n" for n in names or [])
-        answers = proto.exact_answers(self._roundtrip(queries, deadline), queries.count("\n"))
-        if names is None or answers is None:
-            return "the statement's names cannot all be told apart from the file's"
+        unreadable = "the statement's names cannot all be told apart from the file's"
+        if not names:
+            return None if names == [] else unreadable
+        queries = "".join(f"Locate Term {n}.\n" for n in names)
+        answers = proto.exact_answers(self._roundtrip(queries, deadline), len(names))
+        if answers is None:
+            return unreadable
         left = [  # Coq lists every global of that basename, the unreachable ones too
             n
             for n, found in zip(names, answers, strict=True)

@@ -134,10 +134,15 @@ def inferred(free: list[str], module: str) -> list[Binder]:
 def module_names(type_text: str, module: str) -> list[str] | None:
     """The constants of `module` a printed type names; None when one is inside a submodule,
     which no binder can stand for."""
-    found = re.findall(rf"(?<![\w'.]){re.escape(module)}\.([^\W\d][\w']*)(\.?)", type_text)
-    if any(dot for _, dot in found):
+    found = [(m.group(1), m.end()) for m in _reference(module).finditer(type_text)]
+    if any(type_text.startswith(".", end) for _, end in found):
         return None
     return list(dict.fromkeys(name for name, _ in found))
+
+
+def _reference(module: str) -> re.Pattern[str]:
+    """`module.NAME` in printed text, NAME captured."""
+    return re.compile(rf"(?<![\w'.]){re.escape(module)}\.([^\W\d][\w']*)")
 
 
 def typed(free: list[str], types: dict[str, str], module: str, fresh: str) -> list[Binder] | None:
@@ -159,11 +164,10 @@ def typed(free: list[str], types: dict[str, str], module: str, fresh: str) -> li
         if not ready:
             return None
         order += ready
-    qualified = re.compile(rf"(?<![\w'.]){re.escape(module)}\.([^\W\d][\w']*)")
     return [
         Binder(
             name=names[n],
-            type=qualified.sub(lambda m: names[m.group(1)], types[n]),
+            type=_reference(module).sub(lambda m: names[m.group(1)], types[n]),
             argument=f"@{module}.{n}",
         )
         for n in order
