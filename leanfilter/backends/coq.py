@@ -5,9 +5,10 @@ One check, in one process whose header is already loaded:
 2. in the same write, the candidate's text (the answers to step 1 come first, before anything
    the candidate can print), then a sentinel (`Check` of an unguessable name, whose error marks the
    end of the answer: coqtop has no other end-of-answer signal);
-3. if no error and no proof is open: `End lf_m_N.`, `Check lf_m_N.<name>.` (it exists) and
+3. if no error and no proof is open: `End lf_m_N.`, `Locate Term lf_m_N.<name>.` (it exists),
    `Definition lf_chk_N : lf_ref_N := @lf_m_N.<name>.` (its type is the trusted statement), and
-   `Locate Term lf_chk_N.`, whose answer holds none of the candidate's text (the definition's may);
+   `Locate Term lf_chk_N.`; a `Locate` answer holds none of the candidate's text (the definition's
+   may), and costs nothing however large the constant's type;
 4. `Print Assumptions` on lf_chk_N, then `BackTo` the state before step 1.
 
 Steps 3 and 4 are our own commands, sent after the candidate's answer was read, so nothing in the
@@ -489,7 +490,7 @@ class CoqSession:
         """Close the candidate's module; then ask, ourselves, whether the theorem exists and has
         the trusted type."""
         target = self._target(request, nonce)
-        commands = [f"End lf_m_{nonce}.", f"Check {target}."]
+        commands = [f"End lf_m_{nonce}.", f"Locate Term {target}."]
         if request.statement is not None:
             applied = "".join(f" ({b.argument})" for b in binders)
             commands.append(f"Definition lf_chk_{nonce} : lf_ref_{nonce}{applied} := @{target}.")
@@ -516,7 +517,9 @@ class CoqSession:
                 }
             )
         end_messages = [m for m in proto.messages(answers[0]) if m.severity is not Severity.INFO]
-        declared = not proto.has_error(answers[0]) and not proto.has_error(answers[1])
+        declared = not proto.has_error(answers[0]) and (
+            proto.located_global(answers[1]) or ""
+        ).endswith(f".{target}")
         located = proto.located_constant(answers[3]) or ""
         checked = not proto.has_error(answers[2]) and located.endswith(f".lf_chk_{nonce}")
         if request.statement is None and declared and not checked:

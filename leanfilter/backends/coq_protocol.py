@@ -175,7 +175,16 @@ def located_constant(answer: str) -> str | None:
     return m.group(1) if m else None
 
 
-_GLOBAL = re.compile(r"(?:Constant|Constructor|Inductive|Notation) \S")
+_GLOBAL = re.compile(r"(?:Constant|Constructor|Inductive|Notation) (\S+)")
+
+
+def located_global(answer: str) -> str | None:
+    """The full path of the global a `Locate Term` answer resolves the name to, whatever it is.
+    The answer holds no text of the candidate's but the name asked about."""
+    m = _GLOBAL.match(split_infomsgs(answer)[1].lstrip("\n"))
+    return m.group(1) if m else None
+
+
 _PATTERN = re.compile(r"^(?:Constructor|Notation) (\S+)", re.M)
 
 
