@@ -90,7 +90,7 @@ class CoqSettings(BaseModel):
     start_timeout: float = Field(default=120.0, description="seconds to start and load the header")
     audit_batch: int = Field(default=256, ge=1, description="accepted proofs audited per query")
     audit_delay_s: float = Field(
-        default=1.0,
+        default=2.0,
         description="an accepted proof waits for its audit at most this long, plus one check",
     )
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
