@@ -32,7 +32,7 @@ import re
 
 from pydantic import BaseModel
 
-from leanfilter.backends.coq_syntax import CoqLexError, sentences, strip_comments
+from leanfilter.backends.coq_syntax import STRING, CoqLexError, sentences, strip_comments
 
 THEOREM_WORDS = ("Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example")
 # What may stand before the keyword without changing what the statement says.
@@ -188,7 +188,7 @@ def local_names(statement: str, bound: list[str]) -> list[str] | None:
     the header's names, and the names it binds itself (`forall x`, a pattern's variable). None
     when there are too many to ask about one by one."""
     try:
-        plain = re.sub(r'"(?:[^"]|"")*"', " ", strip_comments(statement))
+        plain = STRING.sub(" ", strip_comments(statement))
     except CoqLexError:
         return None
     words = re.findall(r"(?<![\w'.])[^\W\d][\w']*(?![\w'.])", plain)

@@ -21,6 +21,7 @@ BLANKS = " \t\n\r"  # Coq's blanks; a no-break space or a form feed is not one
 _RANGE = r"\d+(?:\s*-\s*\d+)?"
 _SELECTOR_BRACE = re.compile(rf"(?:all|!|\[\s*[\w']+\s*\]|{_RANGE}(?:\s*,\s*{_RANGE})*)\s*:\s*\{{")
 _SELECTOR_CHARS = frozenset("0123456789,-[]!:'_" + BLANKS)  # and letters: `all`, goal names
+STRING = re.compile(r'"(?:[^"]|"")*"')  # a string literal: `""` is a quote inside it
 
 
 @dataclass(frozen=True)

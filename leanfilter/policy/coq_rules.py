@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from leanfilter.backends.coq_syntax import CoqLexError, Sentence, sentences
+from leanfilter.backends.coq_syntax import STRING, CoqLexError, Sentence, sentences
 from leanfilter.policy.findings import Finding
 from leanfilter.policy.unicode_fold import fold
 
@@ -35,7 +35,6 @@ _VM = re.compile(
     + _NOT_AFTER
     + r"|<<?:"
 )
-_STRING = re.compile(r'"(?:[^"]|"")*"')
 _ATTRIBUTE = re.compile(r"#\[[^\]]*\]\s*")
 _PREFIXES = re.compile(
     r"(?:(?:Local|Global|Export|Polymorphic|Monomorphic|Cumulative|NonCumulative|Private"
@@ -158,7 +157,7 @@ def coq_findings(
 
 def _readable(sentence: Sentence) -> str:
     """What rules read: string contents blanked, then folded."""
-    return fold(_STRING.sub(lambda m: '"' + " " * (len(m.group(0)) - 2) + '"', sentence.text)).text
+    return fold(STRING.sub(lambda m: '"' + " " * (len(m.group(0)) - 2) + '"', sentence.text)).text
 
 
 def _tactic_part(parts: list[Sentence], statement: str | None) -> list[Sentence]:
@@ -307,7 +306,7 @@ def _adds_a_dotted_token(raw: str, command: _Command) -> bool:
     are not the ones Coq runs. A recursive pattern's `..` is no token."""
     if command.head not in _NOTATIONS and "Notation" not in command.words[:2]:
         return False
-    strings = " ".join(fold(m.group(0)[1:-1]).text for m in _STRING.finditer(raw))
+    strings = " ".join(fold(m.group(0)[1:-1]).text for m in STRING.finditer(raw))
     return any("." in word and word != ".." for word in strings.split())
 
 
@@ -318,7 +317,7 @@ def _notation_words(raw: str, command: _Command) -> set[str]:
         return set()
     if m := re.match(rf"Notation\s+({_IDENT})", command.body):
         return {m.group(1)}
-    string = _STRING.search(raw)
+    string = STRING.search(raw)
     words = fold(string.group(0)).text if string else ""
     return set(re.findall(r"[A-Za-z_]\w*", words))  # `'` quotes keywords there
 
