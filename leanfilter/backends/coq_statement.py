@@ -91,8 +91,9 @@ def _top_level_colon(text: str) -> int | None:
     return None
 
 
-# A theorem's name as the engine writes it into its own commands (`Check lf_m.NAME.`): anything
-# else (a space, a quote, a parenthesis) would be text of those commands that nobody screened.
+# A theorem's name as the engine writes it into its own commands (`Locate Term lf_m.NAME.`):
+# anything else (a space, a quote, a parenthesis) would be text of those commands that nobody
+# screened.
 THEOREM_NAME = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)*")
 
 MAX_FREE_NAMES = 16
