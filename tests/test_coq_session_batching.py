@@ -55,15 +55,33 @@ def test_with_no_delay_every_proof_is_audited_by_the_check_that_found_it() -> No
 def test_a_full_batch_is_audited_at_once_and_a_failure_is_answered_at_once() -> None:
     backend, s = session(audit_batch=2, audit_delay_s=3600)
     try:
-        first, wrong, second = (
+        first, second, wrong = (
             backend.assemble(candidate(0), 0),
-            backend.assemble(candidate(1, "intros; reflexivity."), 1),
-            backend.assemble(candidate(2), 2),
+            backend.assemble(candidate(1), 1),
+            backend.assemble(candidate(2, "intros; reflexivity."), 2),
         )
         assert s.check(first, 60) == []
+        assert [r for r, _ in s.check(second, 60)] == [first, second]
         ((failed, raw),) = s.check(wrong, 60)
         assert failed is wrong and raw.declared is False
-        assert [r for r, _ in s.check(second, 60)] == [first, second]
+    finally:
+        s.close()
+
+
+def test_a_failure_beside_loaded_proofs_is_checked_again_alone() -> None:
+    """A proof's Qed adds its universe constraints to the global graph; the verdict of a failure
+    beside it is the one the candidate gets alone, and the loaded batch is audited first."""
+    backend, s = session(audit_batch=100, audit_delay_s=3600)
+    try:
+        first, wrong = (
+            backend.assemble(candidate(0), 0),
+            backend.assemble(candidate(1, "intros; reflexivity."), 1),
+        )
+        assert s.check(first, 60) == []
+        outcomes = s.check(wrong, 60)
+        assert [r for r, _ in outcomes] == [first, wrong]
+        assert outcomes[0][1].axioms == [] and outcomes[1][1].declared is False
+        assert s.pending() == []
     finally:
         s.close()
 

@@ -18,7 +18,10 @@ under nonce names no other candidate can mention) and audited together in one qu
 of all of them; only when that union holds an axiom outside the allowed set is each one audited on
 its own. The batch is audited once it holds `audit_batch` proofs, once its oldest has waited
 `audit_delay_s` (checked after every check), and whenever the worker's queue runs dry, so a
-verdict waits at most that delay plus one check and the audit itself. Candidates that are whole
+verdict waits at most that delay plus one check and the audit itself. A candidate that fails while
+others are loaded is checked again once they are audited and gone: a Qed adds its universe
+constraints to the global graph, so a loaded proof can make an honest neighbour fail, and no
+verdict may depend on its neighbours. Candidates that are whole
 files may change global state (hints, options), so they are always checked and audited alone.
 """
 
@@ -207,6 +210,12 @@ def _split_after(text: str, count: int) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
+def _may_owe_to_others(result: RawResult) -> bool:
+    """Whether a failure may come from what other candidates left loaded: anything but a text
+    that did not run as read, or a limit of the sandbox's."""
+    return result.sentences_disagree is None and result.exhausted not in ("output", "threads")
+
+
 @dataclass
 class _Accepted:
     """A candidate whose proof closed cleanly and now waits for the batch audit."""
@@ -231,10 +240,20 @@ class CoqSession:
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
         """The outcomes this check settles: its own unless it awaits the batch audit, and the
         batch's once it is full or its oldest has waited `audit_delay_s` (so no verdict waits
-        longer than that plus one check and the audit)."""
+        longer than that plus one check and the audit). A failure beside loaded proofs is
+        checked again alone, once the batch was audited: their Qed added global universe
+        constraints, which can make an honest proof fail next to them and nowhere else."""
         outcomes = [] if request.batch_audit else self.flush(timeout)  # a whole file stands alone
+        loaded = bool(self._accepted)
         result = self._check_one(request, time.monotonic() + timeout)
         self.checks += 1
+        if result is not None and loaded and _may_owe_to_others(result):
+            # it failed beside other candidates' proofs, whose Qed added their universe
+            # constraints to the global graph: the verdict is the one it gets alone
+            outcomes += self.flush(timeout)
+            result = self._check_one(
+                request.model_copy(update={"batch_audit": False}), time.monotonic() + timeout
+            )
         if result is not None:
             outcomes.append((request, result))
         if self._accepted and (
