@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from leanfilter.backends.base import HeaderError
+from leanfilter.backends.base import CheckRequest, HeaderError
 from leanfilter.backends.coq import CoqBackend, CoqSession, CoqSettings
 from leanfilter.records import BackendName, Candidate
 
@@ -98,5 +98,26 @@ def test_a_statement_that_does_not_elaborate_is_a_header_error_and_the_session_g
         s.check(good, 60)
         ((request, raw),) = s.flush(60)
         assert request is good and raw.integrity and raw.axioms == []
+    finally:
+        s.close()
+
+
+def test_the_batch_audited_before_a_file_whose_statement_fails_is_still_given() -> None:
+    backend, s = session(audit_batch=100, audit_delay_s=3600)
+    try:
+        first = backend.assemble(candidate(0), 0)
+        assert s.check(first, 60) == []
+        file = CheckRequest(
+            tag=1,
+            theorem="u",
+            body="Theorem u : nope.\nAbort.\n",
+            statement="nope",
+            batch_audit=False,
+        )
+        with pytest.raises(HeaderError, match="does not elaborate"):
+            s.check(file, 60)
+        assert s.pending() == [first]
+        ((request, raw),) = s.flush(60)
+        assert request is first and raw.integrity and raw.axioms == []
     finally:
         s.close()

@@ -233,6 +233,7 @@ class CoqSession:
         self._settings = settings
         self._slot = slot
         self._accepted: list[_Accepted] = []
+        self._settled: list[Outcome] = []
         self._start()
 
     # -- the Session protocol ------------------------------------------------------------
@@ -242,28 +243,41 @@ class CoqSession:
         batch's once it is full or its oldest has waited `audit_delay_s` (so no verdict waits
         longer than that plus one check and the audit). A failure beside loaded proofs is
         checked again alone, once the batch was audited: their Qed added global universe
-        constraints, which can make an honest proof fail next to them and nowhere else."""
-        outcomes = [] if request.batch_audit else self.flush(timeout)  # a whole file stands alone
+        constraints, which can make an honest proof, or the trusted statement itself, fail next
+        to them and nowhere else."""
+        # outcomes gather in `_settled` until returned: when a check raises, the next call or
+        # flush gives those it settled before
+        if not request.batch_audit:  # a whole file stands alone
+            self._settled += self._audit(timeout)
         loaded = bool(self._accepted)
-        result = self._check_one(request, time.monotonic() + timeout)
+        try:
+            result = self._check_one(request, time.monotonic() + timeout)
+            again = result is not None and loaded and _may_owe_to_others(result)
+        except StatementError:  # the trusted statement, read beside them, meets them too
+            if not loaded:
+                raise
+            result, again = None, True
         self.checks += 1
-        if result is not None and loaded and _may_owe_to_others(result):
-            # it failed beside other candidates' proofs, whose Qed added their universe
-            # constraints to the global graph: the verdict is the one it gets alone
-            outcomes += self.flush(timeout)
-            result = self._check_one(
-                request.model_copy(update={"batch_audit": False}), time.monotonic() + timeout
-            )
+        if again:  # the verdict it gets alone, once the others were audited and are gone
+            self._settled += self._audit(timeout)
+            alone = request.model_copy(update={"batch_audit": False})
+            result = self._check_one(alone, time.monotonic() + timeout)
         if result is not None:
-            outcomes.append((request, result))
+            self._settled.append((request, result))
         if self._accepted and (
             len(self._accepted) >= self._settings.audit_batch
             or time.monotonic() - self._accepted[0].since >= self._settings.audit_delay_s
         ):
-            outcomes += self.flush(timeout)
+            self._settled += self._audit(timeout)
+        outcomes, self._settled = self._settled, []
         return outcomes
 
     def flush(self, timeout: float) -> list[Outcome]:
+        self._settled += self._audit(timeout)
+        outcomes, self._settled = self._settled, []
+        return outcomes
+
+    def _audit(self, timeout: float) -> list[Outcome]:
         if not self._accepted:
             return []
         deadline = time.monotonic() + timeout
@@ -294,7 +308,7 @@ class CoqSession:
         ]
 
     def pending(self) -> list[CheckRequest]:
-        return [a.request for a in self._accepted]
+        return [r for r, _ in self._settled] + [a.request for a in self._accepted]
 
     def rss_mb(self) -> float:
         return self._proc.rss_mb()

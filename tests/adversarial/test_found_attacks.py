@@ -499,6 +499,21 @@ LOADED = [
     {"name": "sab", "backend": "coq", "header": "", "statement": "Theorem sab : 1 + 1 = 2."},
     {"name": "vic", "backend": "coq", "header": "", "statement": "Theorem vic : 2 + 2 = 4."},
     {"name": "lie", "backend": "coq", "header": "", "statement": "Theorem lie : 2 + 2 = 5."},
+    {  # its `let` needs `eq.u0 < Coq.Init.Logic.10`, the order the first proof above forbids
+        "name": "uni",
+        "backend": "coq",
+        "header": "",
+        "statement": "Theorem uni : let d := @eq_rect nat 0 (fun _ => (fun (X : Type) (_ : X) => X)"
+        " _ (@eq)) in 2 + 2 = 4.",
+    },
+    {  # needs both orders at once: no reading of it exists
+        "name": "bad",
+        "backend": "coq",
+        "header": "",
+        "statement": "Theorem bad : let d := @eq_rect nat 0 (fun _ => (fun (X : Type) (_ : X) => X)"
+        " _ (@eq)) in let c := @eq_rect ((fun (X : Type) (_ : X) => X) _ (@eq_rect nat 0)) in"
+        " 2 + 2 = 4.",
+    },
 ]
 
 
@@ -524,3 +539,17 @@ def test_a_wrong_proof_beside_a_loaded_one_stays_unproved(tmp_path):
     sabotage, lie = verify_in_one_session(tmp_path, [{"name": "sab", "proof": SABOTEUR}, wrong])
     assert sabotage["status"] == "proved", sabotage
     assert lie["status"] == "failed" and lie["reason"] == "prover.error", lie
+
+
+def test_a_loaded_proof_cannot_make_a_trusted_statement_unreadable(tmp_path):
+    """The same constraint meets the next problem's statement as the engine reads it: `error`,
+    `input.header`, beside the loaded proof, though the statement elaborates alone."""
+    honest = {"name": "uni", "proof": "intros; reflexivity."}
+    sabotage, victim = verify_in_one_session(tmp_path, [{"name": "sab", "proof": SABOTEUR}, honest])
+    assert sabotage["status"] == "proved", sabotage
+    assert victim["status"] == "proved", victim
+
+
+def test_a_statement_that_meets_the_constraint_alone_stays_unreadable(tmp_path):
+    (verdict,) = verify_in_one_session(tmp_path, [{"name": "bad", "proof": "reflexivity."}])
+    assert verdict["status"] == "error" and verdict["reason"] == "input.header", verdict
