@@ -42,7 +42,9 @@ from leanfilter.backends.base import (
 )
 
 SLOTS_PER_ENGINE = 32
-CHECK_BOUND = 3  # timeouts a check may take: an overdue batch audit, the check, a full batch's
+# timeouts a check may take: an overdue batch audit, the check, a full batch's; or the check,
+# the batch's audit and the check again alone (a failure beside loaded proofs)
+CHECK_BOUND = 3
 T = TypeVar("T")
 
 

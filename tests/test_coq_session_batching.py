@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from leanfilter.backends.base import HeaderError
+from leanfilter.backends.base import CheckRequest, HeaderError
 from leanfilter.backends.coq import CoqBackend, CoqSession, CoqSettings
 from leanfilter.records import BackendName, Candidate
 
@@ -55,15 +55,33 @@ def test_with_no_delay_every_proof_is_audited_by_the_check_that_found_it() -> No
 def test_a_full_batch_is_audited_at_once_and_a_failure_is_answered_at_once() -> None:
     backend, s = session(audit_batch=2, audit_delay_s=3600)
     try:
-        first, wrong, second = (
+        first, second, wrong = (
             backend.assemble(candidate(0), 0),
-            backend.assemble(candidate(1, "intros; reflexivity."), 1),
-            backend.assemble(candidate(2), 2),
+            backend.assemble(candidate(1), 1),
+            backend.assemble(candidate(2, "intros; reflexivity."), 2),
         )
         assert s.check(first, 60) == []
+        assert [r for r, _ in s.check(second, 60)] == [first, second]
         ((failed, raw),) = s.check(wrong, 60)
         assert failed is wrong and raw.declared is False
-        assert [r for r, _ in s.check(second, 60)] == [first, second]
+    finally:
+        s.close()
+
+
+def test_a_failure_beside_loaded_proofs_is_checked_again_alone() -> None:
+    """A proof's Qed adds its universe constraints to the global graph; the verdict of a failure
+    beside it is the one the candidate gets alone, and the loaded batch is audited first."""
+    backend, s = session(audit_batch=100, audit_delay_s=3600)
+    try:
+        first, wrong = (
+            backend.assemble(candidate(0), 0),
+            backend.assemble(candidate(1, "intros; reflexivity."), 1),
+        )
+        assert s.check(first, 60) == []
+        outcomes = s.check(wrong, 60)
+        assert [r for r, _ in outcomes] == [first, wrong]
+        assert outcomes[0][1].axioms == [] and outcomes[1][1].declared is False
+        assert s.pending() == []
     finally:
         s.close()
 
@@ -80,5 +98,26 @@ def test_a_statement_that_does_not_elaborate_is_a_header_error_and_the_session_g
         s.check(good, 60)
         ((request, raw),) = s.flush(60)
         assert request is good and raw.integrity and raw.axioms == []
+    finally:
+        s.close()
+
+
+def test_the_batch_audited_before_a_file_whose_statement_fails_is_still_given() -> None:
+    backend, s = session(audit_batch=100, audit_delay_s=3600)
+    try:
+        first = backend.assemble(candidate(0), 0)
+        assert s.check(first, 60) == []
+        file = CheckRequest(
+            tag=1,
+            theorem="u",
+            body="Theorem u : nope.\nAbort.\n",
+            statement="nope",
+            batch_audit=False,
+        )
+        with pytest.raises(HeaderError, match="does not elaborate"):
+            s.check(file, 60)
+        assert s.pending() == [first]
+        ((request, raw),) = s.flush(60)
+        assert request is first and raw.integrity and raw.axioms == []
     finally:
         s.close()

@@ -18,7 +18,10 @@ under nonce names no other candidate can mention) and audited together in one qu
 of all of them; only when that union holds an axiom outside the allowed set is each one audited on
 its own. The batch is audited once it holds `audit_batch` proofs, once its oldest has waited
 `audit_delay_s` (checked after every check), and whenever the worker's queue runs dry, so a
-verdict waits at most that delay plus one check and the audit itself. Candidates that are whole
+verdict waits at most that delay plus one check and the audit itself. A candidate that fails while
+others are loaded is checked again once they are audited and gone: a Qed adds its universe
+constraints to the global graph, so a loaded proof can make an honest neighbour fail, and no
+verdict may depend on its neighbours. Candidates that are whole
 files may change global state (hints, options), so they are always checked and audited alone.
 """
 
@@ -207,6 +210,12 @@ def _split_after(text: str, count: int) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
+def _may_owe_to_others(result: RawResult) -> bool:
+    """Whether a failure may come from what other candidates left loaded: anything but a text
+    that did not run as read, or a limit of the sandbox's."""
+    return result.sentences_disagree is None and result.exhausted not in ("output", "threads")
+
+
 @dataclass
 class _Accepted:
     """A candidate whose proof closed cleanly and now waits for the batch audit."""
@@ -224,6 +233,7 @@ class CoqSession:
         self._settings = settings
         self._slot = slot
         self._accepted: list[_Accepted] = []
+        self._settled: list[Outcome] = []
         self._start()
 
     # -- the Session protocol ------------------------------------------------------------
@@ -231,20 +241,43 @@ class CoqSession:
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
         """The outcomes this check settles: its own unless it awaits the batch audit, and the
         batch's once it is full or its oldest has waited `audit_delay_s` (so no verdict waits
-        longer than that plus one check and the audit)."""
-        outcomes = [] if request.batch_audit else self.flush(timeout)  # a whole file stands alone
-        result = self._check_one(request, time.monotonic() + timeout)
+        longer than that plus one check and the audit). A failure beside loaded proofs is
+        checked again alone, once the batch was audited: their Qed added global universe
+        constraints, which can make an honest proof, or the trusted statement itself, fail next
+        to them and nowhere else."""
+        # outcomes gather in `_settled` until returned: when a check raises, the next call or
+        # flush gives those it settled before
+        if not request.batch_audit:  # a whole file stands alone
+            self._settled += self._audit(timeout)
+        loaded = bool(self._accepted)
+        try:
+            result = self._check_one(request, time.monotonic() + timeout)
+            again = result is not None and loaded and _may_owe_to_others(result)
+        except StatementError:  # the trusted statement, read beside them, meets them too
+            if not loaded:
+                raise
+            result, again = None, True
         self.checks += 1
+        if again:  # the verdict it gets alone, once the others were audited and are gone
+            self._settled += self._audit(timeout)
+            alone = request.model_copy(update={"batch_audit": False})
+            result = self._check_one(alone, time.monotonic() + timeout)
         if result is not None:
-            outcomes.append((request, result))
+            self._settled.append((request, result))
         if self._accepted and (
             len(self._accepted) >= self._settings.audit_batch
             or time.monotonic() - self._accepted[0].since >= self._settings.audit_delay_s
         ):
-            outcomes += self.flush(timeout)
+            self._settled += self._audit(timeout)
+        outcomes, self._settled = self._settled, []
         return outcomes
 
     def flush(self, timeout: float) -> list[Outcome]:
+        self._settled += self._audit(timeout)
+        outcomes, self._settled = self._settled, []
+        return outcomes
+
+    def _audit(self, timeout: float) -> list[Outcome]:
         if not self._accepted:
             return []
         deadline = time.monotonic() + timeout
@@ -275,7 +308,7 @@ class CoqSession:
         ]
 
     def pending(self) -> list[CheckRequest]:
-        return [a.request for a in self._accepted]
+        return [r for r, _ in self._settled] + [a.request for a in self._accepted]
 
     def rss_mb(self) -> float:
         return self._proc.rss_mb()

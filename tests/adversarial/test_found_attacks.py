@@ -485,3 +485,71 @@ def test_a_misread_answer_gets_the_verdict_for_what_it_hides(tmp_path, case):
 def test_the_twin_of_a_misread_answer_stays_proved(tmp_path, case):
     verdict = verify(tmp_path, {"name": "t", "code": MISREAD_TWINS[case]})
     assert verdict["status"] == "proved", verdict
+
+
+# Class 4: state one candidate leaves loaded reaches the next one's check. An accepted proof
+# waits in its session for the batch audit, and its Qed has added its universe constraints to the
+# global graph: the first proof below makes `Coq.Init.Logic.10 < eq.u0`, so the second, honest
+# proof, which needs `eq.u0 < Coq.Init.Logic.10`, failed with a universe inconsistency beside it
+# (`failed`, `prover.error`, and `--db` kept that), though it is proved alone. A failure beside
+# loaded proofs is now checked again alone, after the batch's audit.
+SABOTEUR = "let T := type of (@eq_rect nat 0) in pose (c := @eq_rect T). reflexivity."
+NEEDS_THE_OTHER_ORDER = "let T := type of (@eq) in pose (d := @eq_rect nat 0 (fun _ => T))."
+LOADED = [
+    {"name": "sab", "backend": "coq", "header": "", "statement": "Theorem sab : 1 + 1 = 2."},
+    {"name": "vic", "backend": "coq", "header": "", "statement": "Theorem vic : 2 + 2 = 4."},
+    {"name": "lie", "backend": "coq", "header": "", "statement": "Theorem lie : 2 + 2 = 5."},
+    {  # its `let` needs `eq.u0 < Coq.Init.Logic.10`, the order the first proof above forbids
+        "name": "uni",
+        "backend": "coq",
+        "header": "",
+        "statement": "Theorem uni : let d := @eq_rect nat 0 (fun _ => (fun (X : Type) (_ : X) => X)"
+        " _ (@eq)) in 2 + 2 = 4.",
+    },
+    {  # needs both orders at once: no reading of it exists
+        "name": "bad",
+        "backend": "coq",
+        "header": "",
+        "statement": "Theorem bad : let d := @eq_rect nat 0 (fun _ => (fun (X : Type) (_ : X) => X)"
+        " _ (@eq)) in let c := @eq_rect ((fun (X : Type) (_ : X) => X) _ (@eq_rect nat 0)) in"
+        " 2 + 2 = 4.",
+    },
+]
+
+
+def verify_in_one_session(tmp_path: Path, lines: list[dict]) -> list[dict]:
+    source, problems, out = (tmp_path / f for f in ("in.jsonl", "problems.jsonl", "out.jsonl"))
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    problems.write_text("".join(json.dumps(p) + "\n" for p in LOADED))
+    argv = [sys.executable, "-m", "leanfilter", "verify", str(source), "-o", str(out)]
+    argv += ["--problems", str(problems), "--workers", "1"]
+    subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_a_loaded_proof_cannot_fail_an_honest_neighbour(tmp_path):
+    honest = {"name": "vic", "proof": f"{NEEDS_THE_OTHER_ORDER} reflexivity."}
+    sabotage, victim = verify_in_one_session(tmp_path, [{"name": "sab", "proof": SABOTEUR}, honest])
+    assert sabotage["status"] == "proved", sabotage
+    assert victim["status"] == "proved", victim
+
+
+def test_a_wrong_proof_beside_a_loaded_one_stays_unproved(tmp_path):
+    wrong = {"name": "lie", "proof": f"{NEEDS_THE_OTHER_ORDER} reflexivity."}
+    sabotage, lie = verify_in_one_session(tmp_path, [{"name": "sab", "proof": SABOTEUR}, wrong])
+    assert sabotage["status"] == "proved", sabotage
+    assert lie["status"] == "failed" and lie["reason"] == "prover.error", lie
+
+
+def test_a_loaded_proof_cannot_make_a_trusted_statement_unreadable(tmp_path):
+    """The same constraint meets the next problem's statement as the engine reads it: `error`,
+    `input.header`, beside the loaded proof, though the statement elaborates alone."""
+    honest = {"name": "uni", "proof": "intros; reflexivity."}
+    sabotage, victim = verify_in_one_session(tmp_path, [{"name": "sab", "proof": SABOTEUR}, honest])
+    assert sabotage["status"] == "proved", sabotage
+    assert victim["status"] == "proved", victim
+
+
+def test_a_statement_that_meets_the_constraint_alone_stays_unreadable(tmp_path):
+    (verdict,) = verify_in_one_session(tmp_path, [{"name": "bad", "proof": "reflexivity."}])
+    assert verdict["status"] == "error" and verdict["reason"] == "input.header", verdict
