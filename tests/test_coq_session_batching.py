@@ -53,34 +53,63 @@ def test_with_no_delay_every_proof_is_audited_by_the_check_that_found_it() -> No
 
 
 def test_a_full_batch_is_audited_at_once_and_a_failure_is_answered_at_once() -> None:
+    """A plain failure beside loaded proofs is answered at once, the batch left to wait: a flood
+    of failures must not pay an audit each."""
     backend, s = session(audit_batch=2, audit_delay_s=3600)
     try:
-        first, second, wrong = (
+        first, wrong, second = (
             backend.assemble(candidate(0), 0),
-            backend.assemble(candidate(1), 1),
-            backend.assemble(candidate(2, "intros; reflexivity."), 2),
+            backend.assemble(candidate(1, "intros; reflexivity."), 1),
+            backend.assemble(candidate(2), 2),
         )
         assert s.check(first, 60) == []
-        assert [r for r, _ in s.check(second, 60)] == [first, second]
         ((failed, raw),) = s.check(wrong, 60)
         assert failed is wrong and raw.declared is False
+        assert s.pending() == [first]
+        assert [r for r, _ in s.check(second, 60)] == [first, second]
     finally:
         s.close()
 
 
-def test_a_failure_beside_loaded_proofs_is_checked_again_alone() -> None:
-    """A proof's Qed adds its universe constraints to the global graph; the verdict of a failure
-    beside it is the one the candidate gets alone, and the loaded batch is audited first."""
+# The first proof's Qed adds `Coq.Init.Logic.10 < eq.u0` to the global graph; the second proof
+# needs the other order, so beside the first it fails with a universe inconsistency.
+SETS_AN_ORDER = "let T := type of (@eq_rect nat 0) in pose (c := @eq_rect T). reflexivity."
+NEEDS_THE_OTHER = "let T := type of (@eq) in pose (d := @eq_rect nat 0 (fun _ => T)). reflexivity."
+
+
+@pytest.mark.parametrize(("statement", "proved"), [("2 + 2 = 4", True), ("2 + 2 = 5", False)])
+def test_a_universe_inconsistency_beside_loaded_proofs_is_checked_again_alone(
+    statement: str, proved: bool
+) -> None:
+    """The verdict of such a failure is the one the candidate gets alone, after the loaded batch
+    was audited: a proof when it is one, still a failure when it is not."""
     backend, s = session(audit_batch=100, audit_delay_s=3600)
     try:
-        first, wrong = (
-            backend.assemble(candidate(0), 0),
-            backend.assemble(candidate(1, "intros; reflexivity."), 1),
+        first = backend.assemble(
+            Candidate(
+                name="sab",
+                backend=BackendName.COQ,
+                header=HEADER,
+                statement="Theorem sab : 1 + 1 = 2.",
+                proof=SETS_AN_ORDER,
+            ),
+            0,
+        )
+        second = backend.assemble(
+            Candidate(
+                name="vic",
+                backend=BackendName.COQ,
+                header=HEADER,
+                statement=f"Theorem vic : {statement}.",
+                proof=NEEDS_THE_OTHER,
+            ),
+            1,
         )
         assert s.check(first, 60) == []
-        outcomes = s.check(wrong, 60)
-        assert [r for r, _ in outcomes] == [first, wrong]
-        assert outcomes[0][1].axioms == [] and outcomes[1][1].declared is False
+        outcomes = s.check(second, 60)
+        assert [r for r, _ in outcomes] == [first, second]
+        assert outcomes[0][1].axioms == []
+        assert (outcomes[1][1].axioms == []) is proved
         assert s.pending() == []
     finally:
         s.close()

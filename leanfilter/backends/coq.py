@@ -18,11 +18,11 @@ under nonce names no other candidate can mention) and audited together in one qu
 of all of them; only when that union holds an axiom outside the allowed set is each one audited on
 its own. The batch is audited once it holds `audit_batch` proofs, once its oldest has waited
 `audit_delay_s` (checked after every check), and whenever the worker's queue runs dry, so a
-verdict waits at most that delay plus one check and the audit itself. A candidate that fails while
-others are loaded is checked again once they are audited and gone: a Qed adds its universe
-constraints to the global graph, so a loaded proof can make an honest neighbour fail, and no
-verdict may depend on its neighbours. Candidates that are whole
-files may change global state (hints, options), so they are always checked and audited alone.
+verdict waits at most that delay plus one check and the audit itself. A candidate that fails
+with a universe inconsistency while others are loaded is checked again once they are audited and
+gone: a Qed adds its universe constraints to the global graph, so a loaded proof can make an
+honest neighbour fail. Candidates that are whole files may change global state (hints, options),
+so they are always checked and audited alone.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ _FATAL_OOM = "Fatal error: out of memory"
 # (threads count) refuses the first one. Matched whole, so `fail "…"` (a "Tactic failure") is no
 # match; a forged one could only turn its own `failed` into an `error`.
 _NO_THREAD = 'System error: "Thread.create: Resource temporarily unavailable"'
+# a universe inconsistency in Coq's words, alone or in a type error's note
+_UNIVERSES = re.compile(r"universe inconsistency", re.IGNORECASE)
 
 
 class CoqSettings(BaseModel):
@@ -211,9 +213,16 @@ def _split_after(text: str, count: int) -> tuple[str, str]:
 
 
 def _may_owe_to_others(result: RawResult) -> bool:
-    """Whether a failure may come from what other candidates left loaded: anything but a text
-    that did not run as read, or a limit of the sandbox's."""
-    return result.sentences_disagree is None and result.exhausted not in ("output", "threads")
+    """Whether a failure may come from what other candidates left loaded. A proof-mode candidate
+    reaches global state one way only: the universe constraints its Qed adds. So a failure is
+    checked again alone when Coq reports a universe inconsistency in it. Each second check costs
+    the batch's audit too (0.3 s with `lia`), which a flood of plain failures must not pay; a
+    candidate that prints the words itself pays them alone."""
+    return (
+        result.sentences_disagree is None
+        and result.exhausted not in ("output", "threads")
+        and any(m.severity is Severity.ERROR and _UNIVERSES.search(m.text) for m in result.messages)
+    )
 
 
 @dataclass
@@ -241,10 +250,10 @@ class CoqSession:
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
         """The outcomes this check settles: its own unless it awaits the batch audit, and the
         batch's once it is full or its oldest has waited `audit_delay_s` (so no verdict waits
-        longer than that plus one check and the audit). A failure beside loaded proofs is
-        checked again alone, once the batch was audited: their Qed added global universe
-        constraints, which can make an honest proof, or the trusted statement itself, fail next
-        to them and nowhere else."""
+        longer than that plus one check and the audit). A universe inconsistency
+        beside loaded proofs is checked again alone, once the batch was audited: their Qed added
+        global universe constraints, which can make an honest proof, or the trusted statement
+        itself, fail next to them and nowhere else."""
         # outcomes gather in `_settled` until returned: when a check raises, the next call or
         # flush gives those it settled before
         if not request.batch_audit:  # a whole file stands alone
