@@ -5,14 +5,15 @@
 - raw: bare `coqtop` processes, header loaded once, `BackTo` between proofs, no sandbox, no
   integrity check, no audit: the prover's own speed, the ceiling for any driver.
 
-    python3 benchmarks/verify_throughput.py [--workers 2] [--repeat 1]
+    python3 benchmarks/verify_throughput.py [--workers 2] [--repeat 1] [--short N] [--mixed]
 
 Prints proofs/s and the ratios, and checks that the three agree on which proofs are correct.
 The shipped candidates include a few long computations that cost every way the same seconds;
 a second round runs the three ways on the cheap proofs alone (under LIGHT_S seconds each for raw
 coqtop, measured in the first round), where what the driver costs shows. A third round is the
 flood an RL trainer sends: N one-tactic proofs of distinct statements under one header
-(`--short N`, 0 to skip), where the driver's own protocol is most of the time.
+(`--short N`, 0 to skip), where the driver's own protocol is most of the time; `--mixed` adds
+the same flood with every other proof wrong, as most of a trainer's are.
 
 Latency is read from `leanfilter verify` itself, run as a user runs it, on the shipped examples
 and on the short flood: the time to its first output line and the largest gap between two
@@ -69,9 +70,13 @@ def load_candidates() -> list[Candidate]:
     return [candidate_from_record(r, problems) for r in records if r["name"] not in SLOW]
 
 
-def short_candidates(count: int) -> list[Candidate]:
-    """Distinct one-tactic proofs under one header: each statement differs, so no cache hit."""
-    return [candidate_from_record(r, {}) for r in short_records(count)]
+def short_candidates(count: int, failing: bool = False) -> list[Candidate]:
+    """Distinct one-tactic proofs under one header: each statement differs, so no cache hit.
+    With `failing`, every other proof is wrong, as most of an RL trainer's are."""
+    records = short_records(count)
+    for record in records[1::2] if failing else []:
+        record["proof"] = "intros; exact I."
+    return [candidate_from_record(r, {}) for r in records]
 
 
 def engine(candidates: list[Candidate], workers: int) -> list[bool]:
@@ -280,6 +285,7 @@ def main() -> None:
     parser.add_argument("--short", type=int, default=600, help="one-tactic proofs (0: skip)")
     parser.add_argument("--only-short", action="store_true", help="run the short round alone")
     parser.add_argument("--scaling", action="store_true", help="1 and 2 workers, short flood")
+    parser.add_argument("--mixed", action="store_true", help="the short flood, every other failing")
     parser.add_argument(
         "--repeat",
         type=int,
@@ -291,6 +297,10 @@ def main() -> None:
     if args.short:
         compare("short", short_candidates(args.short), 1, args.repeat)
         latency("short, CLI", short_records(args.short), 1)
+        if args.mixed:
+            compare(
+                "short, every other failing", short_candidates(args.short, True), 1, args.repeat
+            )
     if args.scaling and args.short:
         print(f"scaling on {args.short} one-tactic proofs")
         scaling(short_candidates(args.short), args.repeat)
