@@ -301,6 +301,7 @@ class CoqSession:
         self._slot = slot
         self._accepted: list[_Accepted] = []
         self._settled: list[Outcome] = []
+        self._graph_too_large = False  # the header's universe graph is past the output limit
         self._start()
 
     # -- the Session protocol ------------------------------------------------------------
@@ -710,7 +711,13 @@ class CoqSession:
             raise HeaderError(f"the header does not load: {proto.error_in(answer)}")
         self._base = self._state
         self._graph_at: tuple[int, bool] | None = None
-        self._base_graph = self._universes(time.monotonic() + settings.start_timeout)
+        self._base_graph: set[tuple[str, str, str]] | None = None
+        if not self._graph_too_large:
+            try:
+                self._base_graph = self._universes(time.monotonic() + settings.start_timeout)
+            except ProverOutputTooLarge:  # killed: a fresh process, whose graph is never read
+                self._graph_too_large = True
+                self._start()
 
     def _universes(self, deadline: float) -> set[tuple[str, str, str]] | None:
         """Coq's universe constraints; None when the answer cannot be read."""
@@ -722,9 +729,17 @@ class CoqSession:
         the engine's own definitions theirs) order the header's universes in a way the header
         does not: only that can make a neighbour fail, whose own universes are fresh and who
         can name no loaded constant. A proof-mode candidate reaches global state that way only.
-        Asked once per state; an answer that cannot be read counts as a change."""
+        Asked once per state; an answer that cannot be read, or one past the output limit,
+        counts as a change."""
+        if self._graph_too_large or self._base_graph is None:
+            return True
         if self._graph_at is None or self._graph_at[0] != self._state:
-            now = self._universes(deadline)
+            try:
+                now = self._universes(deadline)
+            except ProverOutputTooLarge:  # killed: the loaded proofs come back in a fresh one
+                self._graph_too_large = True
+                self._restart()
+                return True
             changed = now is None or self._base_graph is None or _new_order(self._base_graph, now)
             self._graph_at = (self._state, changed)
         return self._graph_at[1]
