@@ -150,3 +150,26 @@ def test_the_batch_audited_before_a_file_whose_statement_fails_is_still_given() 
         assert request is first and raw.integrity and raw.axioms == []
     finally:
         s.close()
+
+
+def test_a_failure_beside_proofs_whose_universes_order_nothing_new_is_answered_at_once() -> None:
+    """A statement over `Type` gives the loaded proof fresh universes of its own (above `Set`,
+    below `eq` and `list`), which order no two of the header's universes anew: a failure beside
+    it owes it nothing and is answered at once, the batch left to wait."""
+
+    def over_types(c: int, proof: str) -> Candidate:
+        statement = f"Theorem ty_{c} : forall (A : Type) (l : list A), l = l /\\ {c} + 0 = {c}."
+        return Candidate(
+            name=f"ty_{c}", backend=BackendName.COQ, header=HEADER, statement=statement, proof=proof
+        )
+
+    backend, s = session(audit_batch=100, audit_delay_s=3600)
+    try:
+        first = backend.assemble(over_types(0, "intros; split; [reflexivity | lia]."), 0)
+        wrong = backend.assemble(over_types(1, "intros; split; [reflexivity | exact I]."), 1)
+        assert s.check(first, 60) == []
+        ((failed, raw),) = s.check(wrong, 60)
+        assert failed is wrong and raw.declared is False
+        assert s.pending() == [first]
+    finally:
+        s.close()

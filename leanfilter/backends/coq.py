@@ -19,10 +19,11 @@ of all of them; only when that union holds an axiom outside the allowed set is e
 its own. The batch is audited once it holds `audit_batch` proofs, once its oldest has waited
 `audit_delay_s` (checked after every check), and whenever the worker's queue runs dry, so a
 verdict waits at most that delay plus one check and the audit itself. A candidate that fails
-with a universe inconsistency while others are loaded is checked again once they are audited and
-gone: a Qed adds its universe constraints to the global graph, so a loaded proof can make an
-honest neighbour fail. Candidates that are whole files may change global state (hints, options),
-so they are always checked and audited alone.
+while others are loaded is checked again once they are audited and gone, when Coq's universe
+graph shows that they order the header's universes in a way the header does not: a Qed adds its
+universe constraints to the global graph, so a loaded proof can make an honest neighbour fail,
+and a tactic that backtracks reports that as any error. Candidates that are whole files may
+change global state (hints, options), so they are always checked and audited alone.
 """
 
 from __future__ import annotations
@@ -73,8 +74,6 @@ _FATAL_OOM = "Fatal error: out of memory"
 # (threads count) refuses the first one. Matched whole, so `fail "…"` (a "Tactic failure") is no
 # match; a forged one could only turn its own `failed` into an `error`.
 _NO_THREAD = 'System error: "Thread.create: Resource temporarily unavailable"'
-# a universe inconsistency in Coq's words, alone or in a type error's note
-_UNIVERSES = re.compile(r"universe inconsistency", re.IGNORECASE)
 
 
 class CoqSettings(BaseModel):
@@ -213,16 +212,75 @@ def _split_after(text: str, count: int) -> tuple[str, str]:
 
 
 def _may_owe_to_others(result: RawResult) -> bool:
-    """Whether a failure may come from what other candidates left loaded. A proof-mode candidate
-    reaches global state one way only: the universe constraints its Qed adds. So a failure is
-    checked again alone when Coq reports a universe inconsistency in it. Each second check costs
-    the batch's audit too (0.3 s with `lia`), which a flood of plain failures must not pay; a
-    candidate that prints the words itself pays them alone."""
-    return (
-        result.sentences_disagree is None
-        and result.exhausted not in ("output", "threads")
-        and any(m.severity is Severity.ERROR and _UNIVERSES.search(m.text) for m in result.messages)
-    )
+    """Whether a failure may come from what other candidates left loaded: any failure of the
+    candidate's own proof. Whether the loaded proofs changed anything it could meet is asked of
+    Coq (`CoqSession._graph_changed`), not read from the error: a tactic that backtracks (`solve`,
+    `first`, `auto`) turns a universe inconsistency into another error."""
+    return result.sentences_disagree is None and result.exhausted not in ("output", "threads")
+
+
+def _edges(constraints: set[tuple[str, str, str]]) -> dict[str, list[tuple[str, bool]]]:
+    """Each universe's successors in the order, with whether the step is strict."""
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for u, op, v in constraints:
+        out.setdefault(u, [])
+        if op:
+            out[u].append((v, op == "<"))
+            out.setdefault(v, [])
+        if op == "=":
+            out[v].append((u, False))
+    return out
+
+
+def _reaches(edges: dict[str, list[tuple[str, bool]]], start: str, goal: str, strict: bool) -> bool:
+    """Whether `edges` order `start` below `goal` (strictly when `strict`)."""
+    seen = {(start, False)}
+    todo = [(start, False)]
+    while todo:
+        u, was_strict = todo.pop()
+        for v, step in edges.get(u, ()):
+            state = (v, was_strict or step)
+            if v == goal and (state[1] or not strict):
+                return True
+            if state not in seen:
+                seen.add(state)
+                todo.append(state)
+    return False
+
+
+def _new_order(base: set[tuple[str, str, str]], now: set[tuple[str, str, str]]) -> bool:
+    """Whether `now` orders two universes of `base` in a way `base` does not: a new constraint
+    between two of them, or a path between two of them through universes `base` lacks."""
+    added = now - base
+    if not added:
+        return False
+    known = {c[0] for c in base} | {c[2] for c in base if c[1]}
+    old, new = _edges(base), _edges(now)
+    implied = functools.cache(lambda u, v, strict: _reaches(old, u, v, strict))
+    starts = set()
+    for u, op, v in added:
+        if op and u in known and v in known:
+            return True
+        if op:
+            starts |= {u, v} & known
+    for start in starts:  # through the universes the loaded proofs made, back to a known one
+        seen = {(start, False)}
+        todo = [(start, False)]
+        while todo:
+            u, strict = todo.pop()
+            for v, step in new.get(u, ()):
+                state = (v, strict or step)
+                if v in known:
+                    if u == start:  # an edge between two known ones: `added` or the header's
+                        continue
+                    if v != start and not implied(start, v, state[1]):
+                        return True
+                    if v == start and state[1]:
+                        return True
+                elif state not in seen:
+                    seen.add(state)
+                    todo.append(state)
+    return False
 
 
 @dataclass
@@ -243,6 +301,7 @@ class CoqSession:
         self._slot = slot
         self._accepted: list[_Accepted] = []
         self._settled: list[Outcome] = []
+        self._graph_too_large = False  # the header's universe graph is past the output limit
         self._start()
 
     # -- the Session protocol ------------------------------------------------------------
@@ -250,10 +309,10 @@ class CoqSession:
     def check(self, request: CheckRequest, timeout: float) -> list[Outcome]:
         """The outcomes this check settles: its own unless it awaits the batch audit, and the
         batch's once it is full or its oldest has waited `audit_delay_s` (so no verdict waits
-        longer than that plus one check and the audit). A universe inconsistency
-        beside loaded proofs is checked again alone, once the batch was audited: their Qed added
-        global universe constraints, which can make an honest proof, or the trusted statement
-        itself, fail next to them and nowhere else."""
+        longer than that plus one check and the audit). A failure beside loaded proofs
+        that order the header's universes anew is checked again alone, once the batch was
+        audited: their Qed added global universe constraints, which can make an honest proof, or
+        the trusted statement itself, fail next to them and nowhere else."""
         # outcomes gather in `_settled` until returned: when a check raises, the next call or
         # flush gives those it settled before
         if not request.batch_audit:  # a whole file stands alone
@@ -261,7 +320,12 @@ class CoqSession:
         loaded = bool(self._accepted)
         try:
             result = self._check_one(request, time.monotonic() + timeout)
-            again = result is not None and loaded and _may_owe_to_others(result)
+            again = (
+                result is not None
+                and loaded
+                and _may_owe_to_others(result)
+                and self._graph_changed(time.monotonic() + timeout)
+            )
         except StatementError:  # the trusted statement, read beside them, meets them too
             if not loaded:
                 raise
@@ -646,6 +710,39 @@ class CoqSession:
             self._proc.kill()
             raise HeaderError(f"the header does not load: {proto.error_in(answer)}")
         self._base = self._state
+        self._graph_at: tuple[int, bool] | None = None
+        self._base_graph: set[tuple[str, str, str]] | None = None
+        if not self._graph_too_large:
+            try:
+                self._base_graph = self._universes(time.monotonic() + settings.start_timeout)
+            except ProverOutputTooLarge:  # killed: a fresh process, whose graph is never read
+                self._graph_too_large = True
+                self._start()
+
+    def _universes(self, deadline: float) -> set[tuple[str, str, str]] | None:
+        """Coq's universe constraints; None when the answer cannot be read."""
+        answers = proto.exact_answers(self._roundtrip("Print Universes.\n", deadline), 1)
+        return proto.universe_constraints(answers[0]) if answers else None
+
+    def _graph_changed(self, deadline: float) -> bool:
+        """Whether the proofs loaded since the header (each Qed adds its universe constraints,
+        the engine's own definitions theirs) order the header's universes in a way the header
+        does not: only that can make a neighbour fail, whose own universes are fresh and who
+        can name no loaded constant. A proof-mode candidate reaches global state that way only.
+        Asked once per state; an answer that cannot be read, or one past the output limit,
+        counts as a change."""
+        if self._graph_too_large or self._base_graph is None:
+            return True
+        if self._graph_at is None or self._graph_at[0] != self._state:
+            try:
+                now = self._universes(deadline)
+            except ProverOutputTooLarge:  # killed: the loaded proofs come back in a fresh one
+                self._graph_too_large = True
+                self._restart()
+                return True
+            changed = now is None or self._base_graph is None or _new_order(self._base_graph, now)
+            self._graph_at = (self._state, changed)
+        return self._graph_at[1]
 
     def _restart(self) -> None:
         """A fresh process; accepted candidates still awaiting their audit are checked again."""

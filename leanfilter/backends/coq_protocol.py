@@ -221,3 +221,30 @@ def about_type(answer: str, name: str) -> str | None:
     if not expands.group(1).endswith(f".{name}"):
         return None
     return " ".join(head[len(name) + 2 :].split())
+
+
+_ORDER = ("<", "<=", "=")
+
+
+def universe_constraints(answer: str) -> set[tuple[str, str, str]] | None:
+    """The constraints `(u, op, v)` of a `Print Universes` answer, `op` one of `<`, `<=`, `=`;
+    a universe listed without any is `(u, "", "")`. Coq prints a universe, then its first
+    constraint on that line and the others below it, each line starting with its relation (Coq's
+    boxes indent them, not always). None when a line reads otherwise."""
+    found: set[tuple[str, str, str]] = set()
+    head = None
+    for line in split_infomsgs(answer)[1].split("\n"):
+        words = line.split()
+        if not words:
+            continue
+        if words[0] not in _ORDER:  # a universe; else its next constraint (indented or not)
+            head, words = words[0], words[1:]
+        if head is None:
+            return None
+        if not words:
+            found.add((head, "", ""))
+        elif len(words) == 2 and words[0] in _ORDER:
+            found.add((head, words[0], words[1]))
+        else:
+            return None
+    return found

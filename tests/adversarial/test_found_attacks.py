@@ -541,6 +541,31 @@ def test_a_wrong_proof_beside_a_loaded_one_stays_unproved(tmp_path):
     assert lie["status"] == "failed" and lie["reason"] == "prover.error", lie
 
 
+# The same constraint, met inside a tactic that backtracks: `solve` swallows the universe
+# inconsistency and reports its own error ("No applicable tactic."), so a second check that
+# looked for Coq's words in the error never ran, and the honest proof was `failed` beside the
+# loaded one (`prover.error`), though `proved` alone. Whether the loaded proofs order the
+# header's universes anew is now asked of Coq's graph, whatever the error says.
+BACKTRACKS = (
+    "let T := type of (@eq) in assert (z : T) by solve [ apply (@eq_rect nat 0 (fun _ => T) (@eq)"
+    " 0 eq_refl) | exact I ]. reflexivity."
+)
+
+
+def test_a_loaded_proof_cannot_fail_a_neighbour_whose_tactic_backtracks(tmp_path):
+    honest = {"name": "vic", "proof": BACKTRACKS}
+    sabotage, victim = verify_in_one_session(tmp_path, [{"name": "sab", "proof": SABOTEUR}, honest])
+    assert sabotage["status"] == "proved", sabotage
+    assert victim["status"] == "proved", victim
+
+
+def test_a_wrong_proof_that_backtracks_beside_a_loaded_one_stays_unproved(tmp_path):
+    wrong = {"name": "lie", "proof": BACKTRACKS}
+    sabotage, lie = verify_in_one_session(tmp_path, [{"name": "sab", "proof": SABOTEUR}, wrong])
+    assert sabotage["status"] == "proved", sabotage
+    assert lie["status"] == "failed" and lie["reason"] == "prover.error", lie
+
+
 def test_a_loaded_proof_cannot_make_a_trusted_statement_unreadable(tmp_path):
     """The same constraint meets the next problem's statement as the engine reads it: `error`,
     `input.header`, beside the loaded proof, though the statement elaborates alone."""
