@@ -27,6 +27,7 @@ import os
 import resource
 import signal
 import sys
+import time
 import warnings  # noqa: F401 - os.execvpe imports it lazily, after the uid may no longer read the stdlib
 
 CLONE_NEWNS = 0x00020000
@@ -44,6 +45,7 @@ SYS_MOUNT_SETATTR = 442  # the same number on every architecture since Linux 5.1
 PR_SET_PDEATHSIG = 1
 EXIT_SETUP = 125
 EXIT_CANNOT_START = 126  # the prover was never exec'd; stderr says why
+_EXEC_RETRIES = 50  # 5 s for a slot's previous prover to be released
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -154,6 +156,17 @@ def _child(cfg: dict, argv: list[str], report: dict) -> None:
         print(json.dumps(report), flush=True)
         os._exit(0)
     env = dict(cfg["env"], HOME=workdir, TMPDIR=workdir)
+    _exec(argv, env)
+
+
+def _exec(argv: list[str], env: dict[str, str]) -> None:
+    """exec, waiting out a slot's previous prover: until the kernel has released it, the uid is
+    at its process limit and execve answers EAGAIN (an engine closed and opened again at once)."""
+    for _ in range(_EXEC_RETRIES):
+        try:
+            os.execvpe(argv[0], argv, env)
+        except BlockingIOError:
+            time.sleep(0.1)
     os.execvpe(argv[0], argv, env)
 
 
