@@ -34,6 +34,7 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
@@ -232,20 +233,29 @@ def _edges(constraints: set[tuple[str, str, str]]) -> dict[str, list[tuple[str, 
     return out
 
 
-def _reaches(edges: dict[str, list[tuple[str, bool]]], start: str, goal: str, strict: bool) -> bool:
-    """Whether `edges` order `start` below `goal` (strictly when `strict`)."""
+def _steps(
+    edges: dict[str, list[tuple[str, bool]]], start: str, through: Callable[[str], bool]
+) -> Iterator[tuple[str, str, bool]]:
+    """Each step `(u, v, strict)` of the paths from `start`, `strict` when the path up to `v` is;
+    a path goes on only through the universes `through` accepts."""
     seen = {(start, False)}
     todo = [(start, False)]
     while todo:
         u, was_strict = todo.pop()
         for v, step in edges.get(u, ()):
             state = (v, was_strict or step)
-            if v == goal and (state[1] or not strict):
-                return True
-            if state not in seen:
+            yield u, v, state[1]
+            if through(v) and state not in seen:
                 seen.add(state)
                 todo.append(state)
-    return False
+
+
+def _reaches(edges: dict[str, list[tuple[str, bool]]], start: str, goal: str, strict: bool) -> bool:
+    """Whether `edges` order `start` below `goal` (strictly when `strict`)."""
+    return any(
+        v == goal and (was_strict or not strict)
+        for _, v, was_strict in _steps(edges, start, lambda _: True)
+    )
 
 
 def _new_order(base: set[tuple[str, str, str]], now: set[tuple[str, str, str]]) -> bool:
@@ -264,22 +274,15 @@ def _new_order(base: set[tuple[str, str, str]], now: set[tuple[str, str, str]]) 
         if op:
             starts |= {u, v} & known
     for start in starts:  # through the universes the loaded proofs made, back to a known one
-        seen = {(start, False)}
-        todo = [(start, False)]
-        while todo:
-            u, strict = todo.pop()
-            for v, step in new.get(u, ()):
-                state = (v, strict or step)
-                if v in known:
-                    if u == start:  # an edge between two known ones: `added` or the header's
-                        continue
-                    if v != start and not implied(start, v, state[1]):
-                        return True
-                    if v == start and state[1]:
-                        return True
-                elif state not in seen:
-                    seen.add(state)
-                    todo.append(state)
+        for u, v, strict in _steps(new, start, lambda w: w not in known):
+            if v not in known:  # still among the universes the loaded proofs made
+                continue
+            if u == start:  # an edge between two known ones: `added` or the header's
+                continue
+            if v != start and not implied(start, v, strict):
+                return True
+            if v == start and strict:
+                return True
     return False
 
 
