@@ -743,7 +743,7 @@ class CoqSession:
                 self._graph_too_large = True
                 self._restart()
                 return True
-            changed = now is None or self._base_graph is None or _new_order(self._base_graph, now)
+            changed = now is None or _new_order(self._base_graph, now)
             self._graph_at = (self._state, changed)
         return self._graph_at[1]
 

@@ -165,10 +165,11 @@ def typed(free: list[str], types: dict[str, str], module: str, fresh: str) -> li
         if not ready:
             return None
         order += ready
+    reference = _reference(module)
     return [
         Binder(
             name=names[n],
-            type=_reference(module).sub(lambda m: names[m.group(1)], types[n]),
+            type=reference.sub(lambda m: names[m.group(1)], types[n]),
             argument=f"@{module}.{n}",
         )
         for n in order
